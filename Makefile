@@ -1,0 +1,42 @@
+# ecoeco — run `make help` for the list of targets.
+SHELL := bash
+.DEFAULT_GOAL := help
+UV_VERSION := 0.13.9
+UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+PYTEST_WORKERS ?= auto
+
+.PHONY: help up test lint fmt bench check clean
+
+help: ## Show this help
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(UV):
+	python3 -m pip install --quiet --user "uv==$(UV_VERSION)" || python3 -m pip install --quiet "uv==$(UV_VERSION)"
+
+.venv/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen
+	@touch $@
+
+up: .venv/.synced ## Run the whole system on the embedded default (no external services)
+	$(UV) run ecoeco up
+
+test: .venv/.synced ## Run the test suite (needs PostgreSQL, Redis, RabbitMQ on localhost)
+	$(UV) run pytest -n $(PYTEST_WORKERS)
+
+lint: .venv/.synced ## ruff (lint + format check) and mypy
+	$(UV) run ruff check src tests benchmarks
+	$(UV) run ruff format --check src tests benchmarks
+	$(UV) run mypy
+
+fmt: .venv/.synced ## Apply ruff fixes and formatting
+	$(UV) run ruff check --fix src tests benchmarks
+	$(UV) run ruff format src tests benchmarks
+
+bench: .venv/.synced ## Run every benchmark (prints ratios against same-run baselines)
+	$(UV) run python -m benchmarks
+
+check: .venv/.synced ## Which backends are configured and are they reachable?
+	$(UV) run ecoeco check
+
+clean: ## Remove the virtualenv and local data
+	rm -rf .venv var

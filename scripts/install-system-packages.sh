@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Install the Debian packages ecoeco's tests and gates need, only those missing.
+set -euo pipefail
+PACKAGES=(
+  make
+  postgresql postgresql-15-postgis-3
+  redis-server
+  rabbitmq-server
+)
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "installing: ${missing[*]}"
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+  echo "all system packages present"
+fi

@@ -1,0 +1,3 @@
+"""ecoeco: the backend of the Eco² waste-sorting app."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,86 @@
+"""FastAPI application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+import sqlalchemy.exc
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from ecoeco import __version__
+from ecoeco.core.errors import install_error_handlers, problem_response
+from ecoeco.domains import DOMAINS, domain_modules
+from ecoeco.observability.middleware import RequestContextMiddleware
+from ecoeco.ops.endpoints import router as ops_router
+from ecoeco.runtime import Backends
+from ecoeco.settings import Settings, get_settings
+
+API_PREFIX = "/api/v1"
+
+# Hooks run inside the lifespan after the backends exist (e.g. embedded workers); registered by `ecoeco up`.
+LifespanHook = Callable[[FastAPI], Awaitable[Callable[[], Awaitable[None]]]]
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    services: tuple[str, ...] | None = None,
+    backends: Backends | None = None,
+    hooks: tuple[LifespanHook, ...] = (),
+) -> FastAPI:
+    """Build the app. ``services`` limits which domain routers are mounted (one Deployment each)."""
+    settings = settings or get_settings()
+    settings.check_production_safety()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.backends = backends or Backends.from_settings(settings)
+        stops = [await hook(app) for hook in hooks]
+        try:
+            yield
+        finally:
+            for stop in reversed(stops):
+                await stop()
+            if backends is None:
+                await app.state.backends.aclose()
+
+    app = FastAPI(
+        title="ecoeco",
+        version=__version__,
+        summary="Scan an item, learn how to dispose of it under Korean 분리배출 rules.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.add_exception_handler(sqlalchemy.exc.OperationalError, _dependency_down("database"))
+    app.add_exception_handler(sqlalchemy.exc.InterfaceError, _dependency_down("database"))
+    app.add_exception_handler(RedisConnectionError, _dependency_down("cache"))
+    app.add_exception_handler(RedisTimeoutError, _dependency_down("cache"))
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+
+    app.include_router(ops_router)
+    api = APIRouter(prefix=API_PREFIX)
+    wanted = set(services) if services else set(DOMAINS)
+    for module in domain_modules("endpoints"):
+        domain = module.__name__.split(".")[1]
+        if domain in wanted:
+            api.include_router(module.router)
+    app.include_router(api)
+    return app
+
+
+def _dependency_down(name: str) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
+    async def handler(request: Request, exc: Exception) -> JSONResponse:
+        return problem_response(
+            request,
+            503,
+            code="dependency-unavailable",
+            detail=f"The {name} is unavailable; please retry shortly.",
+            headers={"Retry-After": "5"},
+            dependency=name,
+        )
+
+    return handler

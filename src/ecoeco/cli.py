@@ -1,0 +1,132 @@
+"""The one command-line entry point: ``ecoeco …``.
+
+Core commands live here; each domain or infrastructure package may add its own by exposing
+``register(app: typer.Typer)`` in its ``cli.py`` (e.g. ``ecoeco locations import``, ``ecoeco dlq list``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from ecoeco.app import LifespanHook, create_app
+from ecoeco.db.engine import Database
+from ecoeco.db.migrate import upgrade
+from ecoeco.domains import DOMAINS, domain_modules
+from ecoeco.observability.logging import configure_logging
+from ecoeco.runtime import Backends, Probe, describe_backends
+from ecoeco.settings import Settings, UnsafeSettingsError, get_settings
+
+app = typer.Typer(
+    name="ecoeco",
+    help="ecoeco: the Eco² waste-sorting backend.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+def _settings() -> Settings:
+    settings = get_settings()
+    configure_logging(settings.log_level, json=settings.log_json)
+    try:
+        settings.check_production_safety()
+    except UnsafeSettingsError as exc:
+        typer.echo(f"refusing to start: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    return settings
+
+
+def _embedded_hooks() -> tuple[LifespanHook, ...]:
+    """Lifespan hooks that run the workers and the scheduler inside the API process."""
+    return tuple(m.lifespan_hook for m in domain_modules("embedded", include_infra=True))
+
+
+@app.command()
+def up(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+) -> None:
+    """Run the whole system in one process: APIs, workers and scheduler (embedded mode)."""
+    settings = _settings()
+    asyncio.run(_migrate(settings))
+    application = create_app(settings, hooks=_embedded_hooks())
+    typer.echo(f"ecoeco is up: http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
+    typer.echo(f"data dir: {settings.data_dir.resolve()}  backends: {_describe(settings)}")
+    uvicorn.run(application, host=host, port=port, log_config=None, access_log=False)
+
+
+@app.command()
+def serve(
+    service: Annotated[
+        str | None, typer.Option(help=f"One of {', '.join(DOMAINS)}; all when omitted.")
+    ] = None,
+    host: Annotated[str, typer.Option()] = "0.0.0.0",  # noqa: S104 - a container listens on all interfaces
+    port: Annotated[int, typer.Option()] = 8000,
+    workers: Annotated[int, typer.Option(help="uvicorn worker processes.")] = 1,
+) -> None:
+    """Serve the API (one service or all) without workers; the shape used on Kubernetes."""
+    if service is not None and service not in DOMAINS:
+        typer.echo(f"unknown service {service!r}; choose from {', '.join(DOMAINS)}", err=True)
+        raise typer.Exit(2)
+    settings = _settings()
+    application = create_app(settings, services=(service,) if service else None)
+    if workers > 1:
+        typer.echo("use replicas, not in-process workers, to scale a service", err=True)
+    uvicorn.run(application, host=host, port=port, log_config=None, access_log=False)
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database schema up to date (all domains)."""
+    settings = _settings()
+    asyncio.run(_migrate(settings))
+    typer.echo("database schema is up to date")
+
+
+@app.command()
+def check(as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
+    """Show which backend each dependency uses and whether it is reachable (exit 1 if not)."""
+    settings = _settings()
+    probes = asyncio.run(_probe(settings))
+    if as_json:
+        typer.echo(json.dumps([p.as_dict() for p in probes], ensure_ascii=False))
+    else:
+        for p in probes:
+            state = "ok" if p.ok else f"UNREACHABLE ({p.error})"
+            typer.echo(f"{p.name:<9} {p.backend:<11} {state}  {p.latency_ms:.1f} ms")
+    if not all(p.ok for p in probes):
+        raise typer.Exit(1)
+
+
+async def _migrate(settings: Settings) -> None:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.database_dsn)
+    try:
+        await upgrade(db)
+    finally:
+        await db.dispose()
+
+
+async def _probe(settings: Settings) -> list[Probe]:
+    backends = Backends.from_settings(settings)
+    try:
+        return await backends.probe()
+    finally:
+        await backends.aclose()
+
+
+def _describe(settings: Settings) -> str:
+    return ", ".join(f"{k}={v}" for k, v in describe_backends(settings).items())
+
+
+for _module in domain_modules("cli", include_infra=True):
+    _module.register(app)
+
+
+def main() -> None:
+    sys.exit(app())

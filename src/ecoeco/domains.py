@@ -1,0 +1,33 @@
+"""The list of business domains. Each is a package with the same inner shape:
+
+``endpoints.py`` (a FastAPI ``router``), ``service.py``, ``repository.py`` (the only place with SQL),
+``schemas.py`` (API models), and where needed ``models.py`` (tables), ``tasks.py`` (queue work)
+and ``cli.py`` (a Typer ``app`` mounted as ``ecoeco <domain> …``).
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+DOMAINS: tuple[str, ...] = ("auth", "users", "waste", "recycling", "locations")
+# Infrastructure packages that own tables or CLI groups of their own.
+INFRA_WITH_MODELS: tuple[str, ...] = ("queue",)
+
+
+def domain_modules(leaf: str, *, include_infra: bool = False) -> list[ModuleType]:
+    """Import ``ecoeco.<pkg>.<leaf>`` for every package that has one."""
+    packages = DOMAINS + (INFRA_WITH_MODELS if include_infra else ())
+    found = []
+    for pkg in packages:
+        try:
+            found.append(importlib.import_module(f"ecoeco.{pkg}.{leaf}"))
+        except ModuleNotFoundError as exc:
+            if exc.name != f"ecoeco.{pkg}.{leaf}":
+                raise
+    return found
+
+
+def import_all_models() -> None:
+    """Register every table on the shared metadata (Alembic and tests need the full picture)."""
+    domain_modules("models", include_infra=True)

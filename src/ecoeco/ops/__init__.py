@@ -1,0 +1,1 @@
+"""Operational endpoints outside the versioned API: liveness, readiness, metrics."""

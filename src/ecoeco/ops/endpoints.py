@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from ecoeco.core.errors import PROBLEM_JSON, TYPE_BASE
+from ecoeco.runtime import Backends
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    # Liveness only: a dependency outage must not make Kubernetes restart healthy pods.
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+async def readyz(request: Request) -> JSONResponse:
+    backends: Backends = request.app.state.backends
+    probes = await backends.probe()
+    checks = {p.name: p.as_dict() for p in probes}
+    failed = [p.name for p in probes if not p.ok]
+    if not failed:
+        return JSONResponse({"status": "ready", "checks": checks})
+    return JSONResponse(
+        {
+            "type": TYPE_BASE + "dependency-unavailable",
+            "title": "Service Unavailable",
+            "status": 503,
+            "code": "dependency-unavailable",
+            "detail": "Not ready: " + ", ".join(failed) + " unreachable.",
+            "failed": failed,
+            "checks": checks,
+        },
+        status_code=503,
+        media_type=PROBLEM_JSON,
+        headers={"Retry-After": "5"},
+    )
+
+
+@router.get("/metrics")
+async def metrics() -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,1 @@
+"""Tier 3: task publishing and workers (RabbitMQ + Celery distributed, in-process embedded)."""

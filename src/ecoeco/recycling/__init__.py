@@ -1,0 +1,1 @@
+"""The recycling domain."""

@@ -1,0 +1,110 @@
+"""The process-wide set of backends, built once from settings.
+
+Each backend has two implementations (embedded | distributed) chosen by settings alone; the rest of
+the code only sees the ports (``Database``, ``Cache``, ``Storage``, broker).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+
+from ecoeco.cache import Cache, create_cache
+from ecoeco.db.engine import Database
+from ecoeco.observability.metrics import DEPENDENCY_UP
+from ecoeco.queue.health import ping_broker
+from ecoeco.settings import Settings
+from ecoeco.storage import Storage, create_storage
+
+log = structlog.get_logger(__name__)
+
+PROBE_TIMEOUT_S = 3.0
+
+
+@dataclass(frozen=True)
+class Probe:
+    name: str
+    backend: str
+    ok: bool
+    latency_ms: float
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+
+@dataclass
+class Backends:
+    settings: Settings
+    db: Database
+    cache: Cache
+    storage: Storage
+    # Set by the queue package when it is wired in (publisher for tasks); see ecoeco.queue.
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Backends:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        return cls(
+            settings=settings,
+            db=Database(settings.database_dsn),
+            cache=create_cache(settings.redis_url, prefix=settings.redis_prefix),
+            storage=create_storage(
+                bucket=settings.s3_bucket,
+                endpoint_url=settings.s3_endpoint_url,
+                region=settings.s3_region,
+                root=settings.storage_dir,
+            ),
+        )
+
+    def describe(self) -> dict[str, str]:
+        return describe_backends(self.settings)
+
+    async def probe(self) -> list[Probe]:
+        """Check every dependency concurrently, each bounded by a timeout."""
+        broker_url = self.settings.broker_url
+        checks: dict[str, Callable[[], Awaitable[None]]] = {
+            "database": self.db.ping,
+            "cache": self.cache.ping,
+            "broker": (lambda: ping_broker(broker_url)) if broker_url else _ok,
+            "storage": self.storage.ping,
+        }
+        kinds = self.describe()
+        results = await asyncio.gather(*(_timed(n, kinds[n], fn) for n, fn in checks.items()))
+        for r in results:
+            DEPENDENCY_UP.labels(r.name).set(1 if r.ok else 0)
+        return list(results)
+
+    async def aclose(self) -> None:
+        await self.cache.close()
+        await self.db.dispose()
+
+
+def describe_backends(settings: Settings) -> dict[str, str]:
+    return {
+        "database": "sqlite" if settings.is_embedded_db else "postgresql",
+        "cache": "redis" if settings.redis_url else "memory",
+        "broker": "rabbitmq" if settings.broker_url else "in-process",
+        "storage": "s3" if settings.s3_bucket else "local",
+    }
+
+
+async def _ok() -> None:
+    return None
+
+
+async def _timed(name: str, backend: str, fn: Callable[[], Awaitable[None]]) -> Probe:
+    started = time.perf_counter()
+    try:
+        await asyncio.wait_for(fn(), PROBE_TIMEOUT_S)
+    except Exception as exc:  # any failure means "not ready"; the reason is reported, not raised
+        elapsed = (time.perf_counter() - started) * 1000
+        reason = f"{type(exc).__name__}: {exc}"[:300] if str(exc) else type(exc).__name__
+        log.warning("dependency_unreachable", dependency=name, error=reason)
+        return Probe(name, backend, False, round(elapsed, 2), reason)
+    return Probe(name, backend, True, round((time.perf_counter() - started) * 1000, 2))
