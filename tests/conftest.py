@@ -27,7 +27,10 @@ from ecoeco.app import create_app
 from ecoeco.settings import Settings
 from tests.support import services
 
-pytest_plugins = ["tests.support.fakes"]
+# Fixture modules (fake IdPs, fake OpenAI, queue workers, …) are picked up by name: tests/support/fixtures_*.py.
+pytest_plugins = sorted(
+    f"tests.support.{p.stem}" for p in (Path(__file__).parent / "support").glob("fixtures_*.py")
+)
 
 BACKENDS = ("embedded", "distributed")
 
@@ -39,8 +42,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(scope="session")
-def worker_id_str(request: pytest.FixtureRequest) -> str:
-    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+def worker_id_str() -> str:
+    """Unique per xdist worker *and* per run, so concurrent test runs never share a namespace."""
+    return services.RUN_ID + "_" + os.environ.get("PYTEST_XDIST_WORKER", "main")
 
 
 @pytest.fixture(scope="session")

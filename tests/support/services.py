@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.parse
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
@@ -31,6 +32,8 @@ PG_ADMIN_DSN = os.environ.get("ECOECO_TEST_PG_ADMIN", "postgresql://postgres@127
 REDIS_URL = os.environ.get("ECOECO_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 AMQP_BASE = os.environ.get("ECOECO_TEST_AMQP", "amqp://guest:guest@127.0.0.1:5672")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+# xdist gives all workers of one run the same id; a plain run gets its own.
+RUN_ID = (os.environ.get("PYTEST_XDIST_TESTRUNUID") or uuid.uuid4().hex)[:8]
 
 
 def require(factory: Callable[..., T], *args: Any) -> T:
