@@ -27,7 +27,7 @@ from ecoeco.app import create_app
 from ecoeco.settings import Settings
 from tests.support import services
 
-# Fixture modules (fake IdPs, fake OpenAI, queue workers, …) are picked up by name: tests/support/fixtures_*.py.
+# Fixture modules (fake IdPs, fake OpenAI, queue workers) are loaded by name: tests/support/fixtures_*.py.
 pytest_plugins = sorted(
     f"tests.support.{p.stem}" for p in (Path(__file__).parent / "support").glob("fixtures_*.py")
 )
