@@ -11,13 +11,13 @@ import importlib
 from types import ModuleType
 
 DOMAINS: tuple[str, ...] = ("auth", "users", "waste", "recycling", "locations")
-# Infrastructure packages that own tables or CLI groups of their own.
-INFRA_WITH_MODELS: tuple[str, ...] = ("queue",)
+# Infrastructure packages that may own tables, CLI commands or embedded hooks of their own.
+INFRA: tuple[str, ...] = ("queue", "ops", "vision")
 
 
 def domain_modules(leaf: str, *, include_infra: bool = False) -> list[ModuleType]:
     """Import ``ecoeco.<pkg>.<leaf>`` for every package that has one."""
-    packages = DOMAINS + (INFRA_WITH_MODELS if include_infra else ())
+    packages = DOMAINS + (INFRA if include_infra else ())
     found = []
     for pkg in packages:
         try:
