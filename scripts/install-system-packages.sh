@@ -6,6 +6,7 @@ PACKAGES=(
   postgresql postgresql-15-postgis-3
   redis-server
   rabbitmq-server
+  prometheus  # promtool: checks and unit-tests deploy/ alert rules (make deploy-check)
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
