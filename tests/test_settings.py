@@ -23,8 +23,10 @@ def test_short_secret_is_refused_in_production() -> None:
         Settings(env="prod", secret_key="x" * 10, _env_file=None).check_production_safety()
 
 
-def test_real_secret_is_accepted_in_production() -> None:
-    Settings(env="prod", secret_key="k" * 40, _env_file=None).check_production_safety()
+def test_real_secret_is_accepted_in_production(tmp_path) -> None:
+    # Production also needs the token signing keys (see the auth section of Settings).
+    settings = Settings(env="prod", secret_key="k" * 40, auth_keys_dir=tmp_path, _env_file=None)
+    settings.check_production_safety()
 
 
 def test_dev_mode_tolerates_placeholders() -> None:

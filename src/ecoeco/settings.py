@@ -9,7 +9,7 @@ from __future__ import annotations
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -51,6 +51,81 @@ class Settings(BaseSettings):
     # Request limits.
     max_body_bytes: int = 25 * 1024 * 1024
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    # --- auth: sign-in, tokens, sessions (owned by ecoeco.auth; lists are JSON arrays) ----------
+    # Access tokens are short so a stolen one is of little use and revocation lists stay small;
+    # refresh tokens rotate on every use, and a session ends after auth_session_max_s regardless.
+    auth_access_ttl_s: int = 600
+    auth_refresh_ttl_s: int = 30 * 24 * 3600
+    auth_session_max_s: int = 90 * 24 * 3600
+    auth_state_ttl_s: int = 600
+    auth_issuer: str | None = None  # defaults to public_url
+    auth_audience: str = "ecoeco-api"
+    # Directory of Ed25519 private keys (PEM): the newest file signs, all verify (rotation).
+    # Unset in dev: generated under data_dir. Required in prod (mount it from a secret).
+    auth_keys_dir: Path | None = None
+    # The built-in `dev` login provider: None means on in dev/test and off in prod.
+    auth_dev_provider: bool | None = None
+    auth_dev_redirect_uris: list[str] = Field(default_factory=lambda: ["ecoeco://auth/callback"])
+    # Front-end URLs the web flow may land on after sign-in (exact match); empty means public_url + "/".
+    auth_web_return_urls: list[str] = Field(default_factory=list)
+    auth_cookie_secure: bool = True
+    auth_rate_limit: int = 30  # sign-in/token/refresh requests per client IP per window
+    auth_rate_window_s: int = 60
+    auth_idp_timeout_s: float = 5.0
+    auth_profile_cache_s: float = 30.0
+    # Social providers: a provider is enabled when its client id is set. *_redirect_uris are the
+    # mobile apps' redirect URIs registered at that provider (the web callback is derived).
+    auth_kakao_client_id: str | None = None
+    auth_kakao_client_secret: SecretStr | None = None
+    auth_kakao_redirect_uris: list[str] = Field(default_factory=list)
+    auth_kakao_auth_url: str = "https://kauth.kakao.com"
+    auth_kakao_api_url: str = "https://kapi.kakao.com"
+    auth_naver_client_id: str | None = None
+    auth_naver_client_secret: SecretStr | None = None
+    auth_naver_redirect_uris: list[str] = Field(default_factory=list)
+    auth_naver_auth_url: str = "https://nid.naver.com"
+    auth_naver_api_url: str = "https://openapi.naver.com"
+    auth_google_client_id: str | None = None
+    auth_google_client_secret: SecretStr | None = None
+    auth_google_redirect_uris: list[str] = Field(default_factory=list)
+    auth_google_discovery_url: str = "https://accounts.google.com/.well-known/openid-configuration"
+
+    @property
+    def dev_provider_enabled(self) -> bool:
+        return self.is_dev if self.auth_dev_provider is None else self.auth_dev_provider
+
+    def _auth_problems(self) -> list[str]:
+        problems = []
+        if self.auth_dev_provider:
+            problems.append("ECOECO_AUTH_DEV_PROVIDER must be off outside dev mode")
+        if self.auth_keys_dir is None:
+            problems.append("ECOECO_AUTH_KEYS_DIR must point at the token signing keys")
+        if not self.auth_cookie_secure:
+            problems.append("ECOECO_AUTH_COOKIE_SECURE must be on outside dev mode")
+        return problems
+
+    # --- end of auth ---------------------------------------------------------------------------
+
+    # --- vision: image intake and classification (owned by ecoeco.vision and ecoeco.waste.images) ---
+    # Uploads beyond these bounds are refused before any pixel is decoded (413 / 422).
+    # 50 MP admits the 48 MP photos of current phones.
+    image_max_bytes: int = 20 * 1024 * 1024
+    image_max_pixels: int = 50_000_000
+    # `local`: EfficientNet-Lite0 under onnxruntime in this process; `openai`: any OpenAI-compatible API.
+    vision_backend: Literal["local", "openai"] = "local"
+    vision_threads: int = 2  # onnxruntime intra-op threads; the machines have 2 cores
+    vision_model: str = "gpt-4o-mini"
+    vision_base_url: str | None = None  # None means the OpenAI API itself
+    vision_api_key: SecretStr | None = None
+    vision_timeout_s: float = 20.0
+    vision_max_retries: int = 2
+    # --- end of vision -----------------------------------------------------------------------------
+
+    # --- queue: task queue, workers, scheduler (owned by ecoeco.queue) ----------------------------
+    # Extra modules defining @task functions, comma-separated; every package's tasks.py is found anyway.
+    queue_task_modules: str = ""
+    # --- end of queue ------------------------------------------------------------------------------
 
     @model_validator(mode="before")
     @classmethod
@@ -97,6 +172,7 @@ class Settings(BaseSettings):
         ]
         if len(self.secret_key.get_secret_value()) < 32:
             problems.append("ECOECO_SECRET_KEY must be at least 32 characters")
+        problems += self._auth_problems()
         if problems:
             raise UnsafeSettingsError("; ".join(problems))
 

@@ -1,0 +1,88 @@
+"""Profile reads (cached briefly), edits and account deletion."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ecoeco.auth import repository as auth_repo
+from ecoeco.auth import sessions
+from ecoeco.cache import Cache
+from ecoeco.core import events
+from ecoeco.core.errors import NotFound
+from ecoeco.db.base import utcnow
+from ecoeco.settings import Settings
+from ecoeco.users import repository as repo
+from ecoeco.users.schemas import UserOut, UserPatch
+
+USER_DELETED = "user.deleted"
+
+
+def _profile_key(user_id: uuid.UUID) -> str:
+    return f"users:profile:{user_id}"
+
+
+def _gone() -> NotFound:
+    return NotFound("This account no longer exists.", code="user-not-found")
+
+
+async def _load(db: AsyncSession, user_id: uuid.UUID) -> UserOut:
+    user = await repo.get_user(db, user_id)
+    if user is None:
+        raise _gone()
+    return UserOut(
+        id=user.id,
+        nickname=user.nickname,
+        providers=await auth_repo.providers_of(db, user_id),
+        created_at=user.created_at,
+        updated_at=user.updated_at,
+    )
+
+
+async def get_profile(db: AsyncSession, cache: Cache, settings: Settings, user_id: uuid.UUID) -> UserOut:
+    """The caller's profile. A short cache spares the database on every app start and screen.
+
+    Safe because revocation never depends on it: a deleted account's sessions are on the deny-list.
+    """
+    cached = await cache.get(_profile_key(user_id))
+    if cached is not None:
+        return UserOut.model_validate_json(cached)
+    profile = await _load(db, user_id)
+    await cache.set(_profile_key(user_id), profile.model_dump_json(), ttl=settings.auth_profile_cache_s)
+    return profile
+
+
+async def forget_profile(cache: Cache, user_id: uuid.UUID) -> None:
+    await cache.delete(_profile_key(user_id))
+
+
+async def update_profile(db: AsyncSession, cache: Cache, user_id: uuid.UUID, patch: UserPatch) -> UserOut:
+    user = await repo.get_user(db, user_id)
+    if user is None:
+        raise _gone()
+    changes = patch.model_dump(exclude_unset=True)
+    for field, value in changes.items():
+        setattr(user, field, value)
+    if changes:
+        user.updated_at = utcnow()
+    profile = await _load(db, user_id)
+    # Commit first, then drop the cached copy, so no reader can re-cache the old row afterwards.
+    await db.commit()
+    await forget_profile(cache, user_id)
+    return profile
+
+
+async def delete_account(db: AsyncSession, cache: Cache, settings: Settings, user_id: uuid.UUID) -> None:
+    """Erase the account and everything personal hanging off it, in one transaction.
+
+    Order: sessions revoked (and their tokens deny-listed) first, then ``user.deleted`` lets other
+    domains erase their data (scans, images), then the row goes, cascading identities and sessions.
+    """
+    if await repo.get_user(db, user_id) is None:
+        raise _gone()
+    await sessions.revoke(db, cache, settings, user_id=user_id, session_id=None, reason="account-deleted")
+    await events.publish(db, USER_DELETED, {"user_id": user_id})
+    await repo.delete_user(db, user_id)
+    await db.commit()
+    await forget_profile(cache, user_id)
