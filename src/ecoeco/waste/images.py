@@ -1,0 +1,210 @@
+"""Image intake: turn untrusted upload bytes into a small, clean JPEG we are willing to store and classify.
+
+Order matters, cheapest and most dangerous checks first:
+
+1. size in bytes (413) before anything else;
+2. the type from the bytes' magic numbers (415) — a declared content type is only a hint, see below;
+3. the pixel count from the header (422) *before* any pixel is decoded, so a small file that inflates to
+   gigapixels (a decompression bomb) costs nothing;
+4. a full decode restricted to the sniffed format (422 when truncated or corrupt);
+5. EXIF orientation applied, then a fresh RGB image holding pixels only (EXIF, GPS, XMP, ICC, comments
+   and whatever trails the image data — a polyglot's payload — are left behind), resized to a maximum edge
+   and re-encoded as JPEG;
+6. a 64-bit perceptual hash (pHash) of the result for near-duplicate lookup, and a SHA-256 of the original.
+
+``prepare_image`` is CPU-bound: call it through ``asyncio.to_thread`` from async code.
+
+The pHash is our own: a 32x32 greyscale thumbnail, its 2-D DCT (two products with a fixed 32x32 cosine
+matrix), and the signs of the 8x8 lowest frequencies against their median. That is ten lines of numpy
+instead of the ``imagehash`` package and the SciPy and PyWavelets it would pull into the image.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from dataclasses import dataclass
+from functools import cache
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+import pillow_heif
+from PIL import Image, ImageOps
+
+from ecoeco.core.errors import PayloadTooLarge, Unprocessable, UnsupportedMediaType
+from ecoeco.settings import Settings
+
+pillow_heif.register_heif_opener()
+
+OUTPUT_TYPE: Final = "image/jpeg"
+JPEG_QUALITY: Final = 85
+DEFAULT_MAX_EDGE: Final = 1280
+
+# Sniffed type -> the only Pillow decoder allowed to open it.
+_DECODERS: Final = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP", "image/heic": "HEIF"}
+SUPPORTED_TYPES: Final = frozenset(_DECODERS)
+# ISO-BMFF brands of still HEIF/HEIC images (iPhones write "heic"; "mif1" is the generic HEIF brand).
+_HEIF_BRANDS: Final = frozenset({b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"})
+# Declarations we accept as "some image"; the bytes decide which one.
+_IMAGE_DECLARATIONS: Final = SUPPORTED_TYPES | {"image/jpg", "image/heif", "application/octet-stream"}
+
+
+@dataclass(frozen=True)
+class PreparedImage:
+    data: bytes
+    content_type: str
+    width: int
+    height: int
+    phash: str  # 16 hex digits (64 bits); compare with ``hamming``
+    sha256: str  # of the original upload, hex
+    source_type: str  # what the original bytes were, by their magic numbers
+
+
+@dataclass(frozen=True)
+class ImageLimits:
+    max_bytes: int
+    max_pixels: int
+    max_edge: int = DEFAULT_MAX_EDGE
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ImageLimits:
+        return cls(max_bytes=settings.image_max_bytes, max_pixels=settings.image_max_pixels)
+
+    def prepare(self, data: bytes, *, declared_type: str | None = None) -> PreparedImage:
+        return prepare_image(
+            data,
+            max_bytes=self.max_bytes,
+            max_pixels=self.max_pixels,
+            declared_type=declared_type,
+            max_edge=self.max_edge,
+        )
+
+
+def sniff_image_type(data: bytes) -> str | None:
+    """The supported image type the bytes start with, or None."""
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    if data[4:8] == b"ftyp" and data[8:12] in _HEIF_BRANDS:
+        return "image/heic"
+    return None
+
+
+def prepare_image(
+    data: bytes,
+    *,
+    max_bytes: int,
+    max_pixels: int,
+    declared_type: str | None,
+    max_edge: int = DEFAULT_MAX_EDGE,
+) -> PreparedImage:
+    if len(data) > max_bytes:
+        raise PayloadTooLarge(
+            f"The image is {len(data)} bytes; the limit is {max_bytes}.",
+            code="image-too-large",
+            max_bytes=max_bytes,
+        )
+    if not data:
+        raise Unprocessable("The image is empty.", code="image-empty")
+    _check_declaration(declared_type)
+    source_type = sniff_image_type(data)
+    if source_type is None:
+        raise UnsupportedMediaType(
+            "The file is not a JPEG, PNG, WebP or HEIC image.",
+            code="unsupported-image-type",
+            supported=sorted(SUPPORTED_TYPES),
+        )
+    rgb = _decode(data, source_type, max_pixels=max_pixels, max_edge=max_edge)
+    rgb.thumbnail((max_edge, max_edge), Image.Resampling.LANCZOS)
+    out = io.BytesIO()
+    rgb.save(out, format="JPEG", quality=JPEG_QUALITY, optimize=True)
+    return PreparedImage(
+        data=out.getvalue(),
+        content_type=OUTPUT_TYPE,
+        width=rgb.width,
+        height=rgb.height,
+        phash=perceptual_hash(rgb),
+        sha256=hashlib.sha256(data).hexdigest(),
+        source_type=source_type,
+    )
+
+
+def _check_declaration(declared_type: str | None) -> None:
+    # Phones mislabel images (HEIC sent as image/jpeg), so an image declaration never overrides the
+    # bytes; a declaration that is not an image at all is a client error worth naming.
+    if declared_type is None:
+        return
+    media_type = declared_type.split(";", 1)[0].strip().lower()
+    if media_type not in _IMAGE_DECLARATIONS:
+        raise UnsupportedMediaType(
+            f"Content type {media_type!r} is not an accepted image type.",
+            code="unsupported-image-type",
+            supported=sorted(SUPPORTED_TYPES),
+        )
+
+
+def _decode(data: bytes, source_type: str, *, max_pixels: int, max_edge: int) -> Image.Image:
+    """Decode fully (so truncation is caught) into a fresh RGB image that carries no metadata."""
+    try:
+        with Image.open(io.BytesIO(data), formats=[_DECODERS[source_type]]) as im:
+            width, height = im.size
+            if width < 1 or height < 1 or width * height > max_pixels:
+                raise Unprocessable(
+                    f"The image is {width}x{height} pixels; the limit is {max_pixels} pixels.",
+                    code="image-too-many-pixels",
+                    max_pixels=max_pixels,
+                )
+            # JPEG can decode at 1/2, 1/4 or 1/8 scale; never below what the resize needs.
+            im.draft("RGB", (max_edge, max_edge))
+            im.load()
+            upright = ImageOps.exif_transpose(im)
+            return _pixels_only(upright)
+    except Image.DecompressionBombError as exc:
+        raise Unprocessable(
+            "The image has too many pixels.", code="image-too-many-pixels", max_pixels=max_pixels
+        ) from exc
+    except (OSError, SyntaxError, ValueError, EOFError, RuntimeError) as exc:
+        # Pillow reports truncated or corrupt data as one of these, pillow-heif as ValueError/RuntimeError.
+        raise Unprocessable(
+            "The image could not be decoded; it may be truncated or corrupt.", code="image-undecodable"
+        ) from exc
+
+
+def _pixels_only(im: Image.Image) -> Image.Image:
+    has_alpha = im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info)
+    if has_alpha:
+        # Transparent areas become white (as the app shows them), not black.
+        rgba = im.convert("RGBA")
+        canvas = Image.new("RGB", im.size, "white")
+        canvas.paste(rgba, mask=rgba.getchannel("A"))
+        return canvas
+    rgb = im.convert("RGB")
+    rgb.info.clear()  # convert() copies metadata (EXIF, XMP, ICC …); the output must not carry it
+    return rgb
+
+
+@cache
+def _dct_matrix(n: int) -> npt.NDArray[np.float64]:
+    k = np.arange(n)[:, None]
+    x = np.arange(n)[None, :]
+    matrix: npt.NDArray[np.float64] = np.sqrt(2.0 / n) * np.cos(np.pi * (2 * x + 1) * k / (2 * n))
+    matrix[0] /= np.sqrt(2.0)
+    return matrix
+
+
+def perceptual_hash(im: Image.Image) -> str:
+    """64-bit DCT hash: robust to re-encoding and resizing, different for different pictures."""
+    grey = np.asarray(im.convert("L").resize((32, 32), Image.Resampling.LANCZOS), dtype=np.float64)
+    dct = _dct_matrix(32)
+    low = (dct @ grey @ dct.T)[:8, :8].ravel()
+    bits = np.packbits(low > np.median(low))
+    return bits.tobytes().hex()
+
+
+def hamming(a: str, b: str) -> int:
+    """Number of differing bits between two perceptual hashes (0 = same picture, ≤ ~10 = near-duplicate)."""
+    return (int(a, 16) ^ int(b, 16)).bit_count()
