@@ -1,0 +1,60 @@
+"""Great-circle geometry shared by the API, the importer and the SQLite search.
+
+Distances are on the sphere of the Earth's mean radius, the same model PostGIS uses for the
+``geography <->`` operator and ``ST_DWithin(..., use_spheroid => false)``, so both backends and a
+brute-force check agree to the millimetre (the ellipsoid would differ by at most 0.5 %).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+EARTH_RADIUS_M = 6_371_008.8
+
+# South Korea with its islands (Marado 33.1°N, Baengnyeongdo 124.6°E, Dokdo 131.9°E, Goseong 38.6°N).
+KOREA_LAT = (33.0, 38.7)
+KOREA_LON = (124.5, 132.0)
+
+
+def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
+
+
+def in_korea(lat: float, lon: float) -> bool:
+    return KOREA_LAT[0] <= lat <= KOREA_LAT[1] and KOREA_LON[0] <= lon <= KOREA_LON[1]
+
+
+def valid_lat_lon(lat: float, lon: float) -> bool:
+    return math.isfinite(lat) and math.isfinite(lon) and -90 <= lat <= 90 and -180 <= lon <= 180
+
+
+def looks_swapped(lat: float, lon: float) -> bool:
+    """A Korean point given as (lon, lat): the two ranges do not overlap, so this is unambiguous."""
+    return not in_korea(lat, lon) and in_korea(lon, lat)
+
+
+@dataclass(frozen=True)
+class BBox:
+    south: float
+    west: float
+    north: float
+    east: float
+
+    def contains(self, lat: float, lon: float) -> bool:
+        return self.south <= lat <= self.north and self.west <= lon <= self.east
+
+
+def bbox_around(lat: float, lon: float, radius_m: float) -> BBox:
+    """The smallest lat/lon box containing the spherical cap of ``radius_m`` around the point."""
+    angular = radius_m / EARTH_RADIUS_M
+    dlat = math.degrees(angular)
+    south, north = lat - dlat, lat + dlat
+    if north >= 90 or south <= -90 or angular >= math.pi / 2:
+        return BBox(max(south, -90.0), -180.0, min(north, 90.0), 180.0)
+    # Longitude half-width of a cap on the sphere (not radius / cos(lat), which is too small).
+    dlon = math.degrees(math.asin(min(1.0, math.sin(angular) / math.cos(math.radians(lat)))))
+    return BBox(south, max(lon - dlon, -180.0), north, min(lon + dlon, 180.0))

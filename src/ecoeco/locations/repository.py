@@ -1,0 +1,224 @@
+"""All SQL of the locations domain.
+
+Reads use SQLAlchemy Core on a plain connection: the search endpoints are the hottest public path and
+an ORM session per request costs more than the query itself.
+
+Nearest-first on PostgreSQL is an index-ordered KNN scan (``geog <-> point``) bounded by
+``ST_DWithin``; on SQLite an R*Tree box query that widens until it provably holds the nearest rows,
+with distances computed in Python. Both use the same sphere (``ecoeco.locations.geo``) and break
+distance ties by id, so pages are stable and both backends return the same order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Row, func, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ecoeco.db.base import utcnow
+from ecoeco.locations.geo import BBox, bbox_around, haversine_m
+from ecoeco.locations.models import Location
+
+SUMMARY_COLUMNS = "id, name, kind, road_address, lot_address, lat, lon, category_mask, hours"
+_PREFIXED = ", ".join("l." + c for c in SUMMARY_COLUMNS.split(", "))
+# Widening steps of the SQLite search: most queries in a city finish on the first box.
+_FIRST_RADIUS_M = 1_000.0
+_GROWTH = 4.0
+
+
+@dataclass(frozen=True)
+class NearQuery:
+    lat: float
+    lon: float
+    radius_m: float
+    limit: int  # rows wanted; the repository returns up to limit + 1 so callers can tell "more"
+    mask: int = 0  # rows must accept every category bit set here
+    kind: str | None = None
+    after: tuple[float, int] | None = None  # (distance, id) of the last row already returned
+
+
+@dataclass(frozen=True)
+class Found:
+    row: Row[Any]
+    distance_m: float
+
+
+def _filters(mask: int, kind: str | None, prefix: str = "") -> tuple[str, dict[str, Any]]:
+    sql = f" AND ({prefix}category_mask & :mask) = :mask" if mask else ""
+    if kind:
+        sql += f" AND {prefix}kind = :kind"
+    return sql, {"mask": mask, "kind": kind}
+
+
+# --- nearest first ----------------------------------------------------------------------------
+
+
+async def nearest(conn: AsyncConnection, q: NearQuery) -> list[Found]:
+    if conn.dialect.name == "postgresql":
+        return await _nearest_postgres(conn, q)
+    return await _nearest_sqlite(conn, q)
+
+
+_PG_POINT = "ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography"
+
+
+async def _nearest_postgres(conn: AsyncConnection, q: NearQuery) -> list[Found]:
+    extra, params = _filters(q.mask, q.kind)
+    if q.after is not None:
+        extra += " AND (geog <-> {p} > :after_d OR (geog <-> {p} = :after_d AND id > :after_id))"
+        params |= {"after_d": q.after[0], "after_id": q.after[1]}
+    params |= {"lat": q.lat, "lon": q.lon, "radius": q.radius_m}
+    # ORDER BY the distance alone: adding "id" would make PostgreSQL sort every row in the radius
+    # instead of walking the index; ties are settled below.
+    sql = (
+        f"SELECT {SUMMARY_COLUMNS}, geog <-> {{p}} AS distance FROM locations "  # noqa: S608 - constants only
+        f"WHERE ST_DWithin(geog, {{p}}, :radius, false){extra} ORDER BY geog <-> {{p}} LIMIT :n"
+    ).format(p=_PG_POINT)
+    rows = (await conn.execute(text(sql), params | {"n": q.limit + 1})).all()
+    found = sorted((Found(r, r.distance) for r in rows), key=_order)
+    if len(found) == q.limit + 1 and found[-1].distance_m == found[-2].distance_m:
+        # The LIMIT may have cut through rows at exactly the same distance (two machines at one
+        # site): fetch all of them so the page ends on the lowest ids, as a cursor expects.
+        edge = found[-1].distance_m
+        tied = (
+            await conn.execute(
+                text(sql.replace("ORDER BY", f"AND geog <-> {_PG_POINT} = :edge ORDER BY")),
+                params | {"n": 1_000_000, "edge": edge, "radius": min(q.radius_m, edge + 0.01)},
+            )
+        ).all()
+        found = [f for f in found if f.distance_m < edge] + sorted(
+            (Found(r, r.distance) for r in tied), key=_order
+        )
+    return found[: q.limit + 1]
+
+
+async def _nearest_sqlite(conn: AsyncConnection, q: NearQuery) -> list[Found]:
+    extra, params = _filters(q.mask, q.kind, "l.")
+    sql = text(
+        f"SELECT {_PREFIXED} "  # noqa: S608 - constant fragments; every value is a bound parameter
+        "FROM locations_rtree r JOIN locations l ON l.id = r.id "
+        "WHERE r.max_lat >= :south AND r.min_lat <= :north AND r.max_lon >= :west AND r.min_lon <= :east"
+        + extra
+    )
+    radius = min(q.radius_m, max(_FIRST_RADIUS_M, q.after[0] * 1.5 if q.after else 0.0))
+    while True:
+        box = bbox_around(q.lat, q.lon, radius)
+        rows = (await conn.execute(sql, params | _box_params(box))).all()
+        found = []
+        for r in rows:
+            d = haversine_m(q.lat, q.lon, r.lat, r.lon)
+            # Only rows inside the circle are certain to beat everything outside the box.
+            if d <= radius and (q.after is None or (d, r.id) > q.after):
+                found.append(Found(r, d))
+        if len(found) > q.limit or radius >= q.radius_m:
+            found.sort(key=_order)
+            return found[: q.limit + 1]
+        radius = min(q.radius_m, radius * _GROWTH)
+
+
+def _order(f: Found) -> tuple[float, int]:
+    return f.distance_m, f.row.id
+
+
+def _box_params(box: BBox) -> dict[str, float]:
+    return {"south": box.south, "north": box.north, "west": box.west, "east": box.east}
+
+
+# --- map viewport -----------------------------------------------------------------------------
+
+
+async def in_bbox(
+    conn: AsyncConnection, box: BBox, *, limit: int, mask: int, kind: str | None, after_id: int | None
+) -> Sequence[Row[Any]]:
+    extra, params = _filters(mask, kind, "l.")
+    if after_id is not None:
+        extra += " AND l.id > :after_id"
+    params |= _box_params(box) | {"after_id": after_id, "n": limit + 1}
+    cols = _PREFIXED
+    exact = "l.lat BETWEEN :south AND :north AND l.lon BETWEEN :west AND :east"
+    if conn.dialect.name == "postgresql":
+        where = "l.geog::geometry && ST_MakeEnvelope(:west, :south, :east, :north, 4326)"
+        sql = f"SELECT {cols} FROM locations l WHERE {where} AND {exact}{extra} ORDER BY l.id LIMIT :n"  # noqa: S608
+    else:
+        # The R*Tree stores 32-bit floats rounded outwards: it narrows, the exact test decides.
+        sql = (
+            f"SELECT {cols} FROM locations_rtree r JOIN locations l ON l.id = r.id "  # noqa: S608
+            "WHERE r.max_lat >= :south AND r.min_lat <= :north AND r.max_lon >= :west "
+            f"AND r.min_lon <= :east AND {exact}{extra} ORDER BY l.id LIMIT :n"
+        )
+    return (await conn.execute(text(sql), params)).all()
+
+
+# --- by id, by name ---------------------------------------------------------------------------
+
+
+async def get(conn: AsyncConnection, location_id: int) -> Row[Any] | None:
+    return (await conn.execute(select(Location.__table__).where(Location.id == location_id))).first()
+
+
+_RANK = (
+    "CASE WHEN search_name LIKE :prefix ESCAPE '\\' THEN 0 "
+    "WHEN search_name LIKE :pattern ESCAPE '\\' THEN 1 ELSE 2 END"
+)
+
+
+async def search(
+    conn: AsyncConnection,
+    key: str,
+    *,
+    initials: bool,
+    limit: int,
+    mask: int,
+    kind: str | None,
+    after: tuple[int, int] | None,
+) -> list[tuple[Row[Any], int]]:
+    """Rows whose name or address contains ``key``: name prefix first, then name, then address."""
+    escaped = key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    column = "search_initials" if initials else "search_text"
+    rank = _RANK.replace("search_name", column) if initials else _RANK
+    extra, params = _filters(mask, kind)
+    if after is not None:
+        extra += f" AND ({rank} > :after_rank OR ({rank} = :after_rank AND id > :after_id))"
+        params |= {"after_rank": after[0], "after_id": after[1]}
+    sql = (
+        f"SELECT {SUMMARY_COLUMNS}, {rank} AS rank FROM locations "  # noqa: S608 - constants only
+        f"WHERE {column} LIKE :pattern ESCAPE '\\'{extra} ORDER BY rank, id LIMIT :n"
+    )
+    params |= {"pattern": f"%{escaped}%", "prefix": f"{escaped}%", "n": limit + 1}
+    rows = (await conn.execute(text(sql), params)).all()
+    return [(r, r.rank) for r in rows]
+
+
+# --- import -----------------------------------------------------------------------------------
+
+
+async def existing_source_ids(conn: AsyncConnection, source: str, source_ids: Sequence[str]) -> set[str]:
+    rows = await conn.execute(
+        select(Location.source_id).where(Location.source == source, Location.source_id.in_(source_ids))
+    )
+    return set(rows.scalars())
+
+
+async def upsert(conn: AsyncConnection, values: list[dict[str, Any]]) -> None:
+    """Insert or update by (source, source_id): re-importing a file converges, never duplicates."""
+    if not values:
+        return
+    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    stmt = insert(Location).values(values)
+    updated = {c: stmt.excluded[c] for c in values[0] if c not in ("source", "source_id", "created_at", "id")}
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["source", "source_id"], set_=updated | {"updated_at": utcnow()}
+    )
+    await conn.execute(stmt)
+
+
+async def count(conn: AsyncConnection, source: str | None = None) -> int:
+    stmt = select(func.count()).select_from(Location)
+    if source is not None:
+        stmt = stmt.where(Location.source == source)
+    return int((await conn.execute(stmt)).scalar_one())

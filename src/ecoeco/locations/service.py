@@ -1,0 +1,363 @@
+"""Locations logic: query validation, paging, opening hours, imports. SQL lives in the repository."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from ecoeco.core.errors import NotFound, ProblemError
+from ecoeco.core.pagination import Page, decode_cursor, encode_cursor
+from ecoeco.db.engine import Database
+from ecoeco.locations import repository
+from ecoeco.locations.categories import VALID, UnknownCategoryError, from_mask, to_mask
+from ecoeco.locations.geo import BBox, looks_swapped, valid_lat_lon
+from ecoeco.locations.hours import DayStatus, OpeningHours, hours_from_text
+from ecoeco.locations.importer import ParsedFile, Rejection, SourceFormat, parse_file
+from ecoeco.locations.models import Kind
+from ecoeco.locations.repository import Found, NearQuery
+from ecoeco.locations.schemas import LocationDetail, LocationSummary, TodayHours
+from ecoeco.locations.text import initials, is_initials, search_key
+
+DEFAULT_RADIUS_M = 5_000.0
+MAX_RADIUS_M = 100_000.0  # beyond this "nearby" means nothing; use a bbox for a map instead
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 100
+MAX_QUERY_CHARS = 100
+_IMPORT_BATCH = 500
+
+
+# --- input checks -----------------------------------------------------------------------------
+
+
+def check_point(lat: float, lon: float) -> None:
+    if valid_lat_lon(lat, lon):
+        return
+    if math.isfinite(lat) and math.isfinite(lon) and looks_swapped(lat, lon):
+        raise ProblemError(
+            f"lat={lat} is not a latitude, but (lat={lon}, lon={lat}) is in Korea: "
+            "latitude and longitude look swapped.",
+            code="coordinates-swapped",
+        )
+    raise ProblemError(
+        "lat must be within -90..90 and lon within -180..180.", code="invalid-coordinates", lat=lat, lon=lon
+    )
+
+
+def category_mask(categories: Sequence[str]) -> int:
+    try:
+        return to_mask(c.strip() for raw in categories for c in raw.split(",") if c.strip())
+    except UnknownCategoryError as exc:
+        raise ProblemError(
+            f"Unknown category {', '.join(exc.unknown)}; valid categories: {', '.join(VALID)}.",
+            code="unknown-category",
+            valid=list(VALID),
+        ) from exc
+
+
+def parse_bbox(raw: str) -> BBox:
+    """``west,south,east,north`` in degrees (GeoJSON order: longitude first)."""
+    try:
+        west, south, east, north = (float(p) for p in raw.split(","))
+    except ValueError:
+        raise ProblemError(
+            "bbox must be four numbers: west,south,east,north (longitude first).", code="invalid-bbox"
+        ) from None
+    if looks_swapped(south, west) and looks_swapped(north, east):
+        raise ProblemError(
+            "bbox looks like south,west,north,east (latitude first); send west,south,east,north.",
+            code="invalid-bbox",
+        )
+    if not (valid_lat_lon(south, west) and valid_lat_lon(north, east)):
+        raise ProblemError("bbox corners must be valid longitudes and latitudes.", code="invalid-bbox")
+    if not (west < east and south < north):
+        raise ProblemError("bbox needs west < east and south < north.", code="invalid-bbox")
+    return BBox(south=south, west=west, north=north, east=east)
+
+
+# --- reading ----------------------------------------------------------------------------------
+
+
+def _today(hours: Any, now: datetime) -> DayStatus | None:
+    if hours is None:
+        return None
+    parsed = hours_from_text(hours) if isinstance(hours, str) else OpeningHours.from_json(hours)
+    return parsed.status(now) if parsed.known else None
+
+
+def _today_model(status: DayStatus | None) -> TodayHours | None:
+    if status is None:
+        return None
+    return TodayHours(date=status.date, hours=status.hours, open_now=status.open_now, note=status.note)
+
+
+def _summary(row: Any, status: DayStatus | None, distance: float | None = None) -> LocationSummary:
+    return LocationSummary(
+        id=row.id,
+        name=row.name,
+        kind=row.kind,
+        road_address=row.road_address,
+        lot_address=row.lot_address,
+        lat=row.lat,
+        lon=row.lon,
+        categories=from_mask(row.category_mask),
+        distance_m=None if distance is None else round(distance, 2),
+        today=_today_model(status),
+    )
+
+
+def _query_tag(*parts: object) -> str:
+    """Ties a cursor to the query that made it: reusing it with other filters is a 400, not nonsense."""
+    return hashlib.blake2s(repr(parts).encode(), digest_size=6).hexdigest()
+
+
+def _cursor_values(cursor: str | None, keys: tuple[str, ...], tag: str) -> dict[str, Any] | None:
+    values = decode_cursor(cursor, keys=(*keys, "q"))
+    if values is not None and values["q"] != tag:
+        raise ProblemError("The cursor belongs to a different query.", code="invalid-cursor")
+    return values
+
+
+@dataclass(frozen=True)
+class NearbyParams:
+    lat: float
+    lon: float
+    radius_m: float = DEFAULT_RADIUS_M
+    limit: int = DEFAULT_LIMIT
+    categories: Sequence[str] = ()
+    kind: Kind | None = None
+    open_now: bool = False
+    cursor: str | None = None
+
+
+async def nearby(db: Database, p: NearbyParams, now: datetime) -> Page[LocationSummary]:
+    check_point(p.lat, p.lon)
+    mask = category_mask(p.categories)
+    kind = p.kind.value if p.kind else None
+    tag = _query_tag(p.lat, p.lon, p.radius_m, mask, kind, p.open_now)
+    after = _cursor_values(p.cursor, ("d", "id"), tag)
+    q = NearQuery(
+        p.lat,
+        p.lon,
+        p.radius_m,
+        p.limit,
+        mask=mask,
+        kind=kind,
+        after=None if after is None else (float(after["d"]), int(after["id"])),
+    )
+    keep: Callable[[DayStatus | None], bool] | None = None
+    if p.open_now:
+        keep = lambda status: status is not None and status.open_now is True  # noqa: E731
+    async with db.engine.connect() as conn:
+        page, more = await _nearest_page(conn, q, now, keep)
+    items = [_summary(f.row, status, f.distance_m) for f, status in page]
+    last = page[-1][0] if more else None
+    cursor = encode_cursor({"d": last.distance_m, "id": last.row.id, "q": tag}) if last else None
+    return Page[LocationSummary](items=items, next_cursor=cursor)
+
+
+async def _nearest_page(
+    conn: Any, q: NearQuery, now: datetime, keep: Callable[[DayStatus | None], bool] | None
+) -> tuple[list[tuple[Found, DayStatus | None]], bool]:
+    """``q.limit`` rows passing ``keep`` (open now) and whether more exist."""
+    # Without a filter one query answers; with one, scan ahead in batches until the page is full.
+    batch = q.limit if keep is None else max(2 * q.limit, 50)
+    page: list[tuple[Found, DayStatus | None]] = []
+    after = q.after
+    while True:
+        found = await repository.nearest(conn, replace(q, limit=batch, after=after))
+        for f in found[:batch]:
+            status = _today(f.row.hours, now)
+            if keep is None or keep(status):
+                page.append((f, status))
+                if len(page) > q.limit:
+                    return page[: q.limit], True
+        if len(found) <= batch:
+            return page, False
+        after = (found[batch - 1].distance_m, found[batch - 1].row.id)
+
+
+async def viewport(
+    db: Database,
+    bbox: str,
+    *,
+    limit: int = DEFAULT_LIMIT,
+    categories: Sequence[str] = (),
+    kind: Kind | None = None,
+    cursor: str | None = None,
+    now: datetime,
+) -> Page[LocationSummary]:
+    box = parse_bbox(bbox)
+    mask = category_mask(categories)
+    kind_value = kind.value if kind else None
+    tag = _query_tag(box, mask, kind_value)
+    after = _cursor_values(cursor, ("id",), tag)
+    async with db.engine.connect() as conn:
+        rows = await repository.in_bbox(
+            conn,
+            box,
+            limit=limit,
+            mask=mask,
+            kind=kind_value,
+            after_id=None if after is None else int(after["id"]),
+        )
+    items = [_summary(r, _today(r.hours, now)) for r in rows[:limit]]
+    more = len(rows) > limit
+    return Page[LocationSummary](
+        items=items, next_cursor=encode_cursor({"id": items[-1].id, "q": tag}) if more else None
+    )
+
+
+async def detail(db: Database, location_id: int, now: datetime) -> LocationDetail:
+    async with db.engine.connect() as conn:
+        row = await repository.get(conn, location_id)
+    if row is None:
+        raise NotFound(f"No location with id {location_id}.", code="location-not-found")
+    status = _today(row.hours, now)
+    return LocationDetail(
+        **_summary(row, status).model_dump(exclude={"distance_m"}),
+        region=row.region,
+        phone=row.phone,
+        url=row.url,
+        source=row.source,
+        source_id=row.source_id,
+        opening_hours=row.hours,
+        extra=row.extra,
+        updated_at=row.updated_at,
+    )
+
+
+async def search(
+    db: Database,
+    q: str,
+    *,
+    limit: int = DEFAULT_LIMIT,
+    categories: Sequence[str] = (),
+    kind: Kind | None = None,
+    cursor: str | None = None,
+    now: datetime,
+) -> Page[LocationSummary]:
+    key = search_key(q)
+    if not key:
+        raise ProblemError(
+            "q must contain at least one letter or digit (spaces and punctuation are ignored).",
+            code="invalid-query",
+        )
+    if len(q) > MAX_QUERY_CHARS:
+        raise ProblemError(f"q is longer than {MAX_QUERY_CHARS} characters.", code="invalid-query")
+    mask = category_mask(categories)
+    kind_value = kind.value if kind else None
+    tag = _query_tag(key, mask, kind_value)
+    after = _cursor_values(cursor, ("rank", "id"), tag)
+    async with db.engine.connect() as conn:
+        rows = await repository.search(
+            conn,
+            key,
+            initials=is_initials(key),
+            limit=limit,
+            mask=mask,
+            kind=kind_value,
+            after=None if after is None else (int(after["rank"]), int(after["id"])),
+        )
+    items = [_summary(r, _today(r.hours, now)) for r, _ in rows[:limit]]
+    next_cursor = None
+    if len(rows) > limit:
+        row, rank = rows[limit - 1]
+        next_cursor = encode_cursor({"rank": rank, "id": row.id, "q": tag})
+    return Page[LocationSummary](items=items, next_cursor=next_cursor)
+
+
+# --- import -----------------------------------------------------------------------------------
+
+
+@dataclass
+class ImportSummary:
+    path: str
+    encoding: str
+    rows: int
+    inserted: int = 0
+    updated: int = 0
+    rejected: list[Rejection] = field(default_factory=list)
+    without_categories: int = 0
+    without_hours: int = 0
+
+    @property
+    def ok(self) -> int:
+        return self.inserted + self.updated
+
+
+def _values(record: Any) -> dict[str, Any]:
+    address = " ".join(filter(None, (record.road_address, record.lot_address, record.region)))
+    return {
+        "source": record.source,
+        "source_id": record.source_id,
+        "name": record.name,
+        "road_address": record.road_address,
+        "lot_address": record.lot_address,
+        "region": record.region,
+        "lat": record.lat,
+        "lon": record.lon,
+        "kind": record.kind.value,
+        "category_mask": to_mask(record.categories),
+        "hours": record.hours.as_json() if record.hours else None,
+        "phone": record.phone,
+        "url": record.url,
+        "extra": record.extra,
+        "search_name": search_key(record.name),
+        "search_text": search_key(f"{record.name} {address}"),
+        "search_initials": initials(record.name),
+    }
+
+
+async def import_file(
+    db: Database,
+    data: bytes,
+    name: str,
+    fmt: SourceFormat,
+    *,
+    source: str | None = None,
+    kind: Kind = Kind.OTHER,
+    columns: dict[str, str] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> ImportSummary:
+    """Parse the file ``name`` and upsert its good rows in batches; ``progress(done, total)`` after each.
+
+    A simple CSV's source defaults to the file's stem, so re-importing the same file updates in place.
+    """
+    parsed: ParsedFile = parse_file(data, fmt, source=source or Path(name).stem, kind=kind, columns=columns)
+    summary = ImportSummary(name, parsed.encoding, parsed.rows, rejected=parsed.rejections)
+    summary.without_categories = sum(1 for r in parsed.records if not r.categories)
+    summary.without_hours = sum(1 for r in parsed.records if r.hours is None)
+    total = len(parsed.records)
+    for start in range(0, total, _IMPORT_BATCH):
+        batch = parsed.records[start : start + _IMPORT_BATCH]
+        async with db.engine.begin() as conn:
+            known = await repository.existing_source_ids(conn, batch[0].source, [r.source_id for r in batch])
+            await repository.upsert(conn, [_values(r) for r in batch])
+        summary.updated += len(known)
+        summary.inserted += len(batch) - len(known)
+        if progress:
+            progress(start + len(batch), total)
+    return summary
+
+
+def summary_json(summary: ImportSummary) -> str:
+    return json.dumps(
+        {
+            "file": summary.path,
+            "encoding": summary.encoding,
+            "rows": summary.rows,
+            "ok": summary.ok,
+            "inserted": summary.inserted,
+            "updated": summary.updated,
+            "rejected": [r.__dict__ for r in summary.rejected],
+            "without_categories": summary.without_categories,
+            "without_hours": summary.without_hours,
+        },
+        ensure_ascii=False,
+    )
