@@ -126,6 +126,16 @@ class S3Storage(Storage):
     async def ping(self) -> None:
         await asyncio.to_thread(self.client.head_bucket, Bucket=self.bucket)
 
+    def presign_put(self, key: str, *, content_type: str, size: int, expires_in: int) -> str:
+        """A PUT URL whose signature covers the type and the exact length, so S3 refuses anything else."""
+        url: str = self.client.generate_presigned_url(
+            "put_object",
+            Params={"Bucket": self.bucket, "Key": check_key(key), "ContentType": content_type,
+                    "ContentLength": size},
+            ExpiresIn=expires_in,
+        )
+        return url
+
 
 def create_storage(*, bucket: str | None, endpoint_url: str | None, region: str, root: Path) -> Storage:
     if bucket:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
 
 from ecoeco.auth.deps import CurrentUser
 from ecoeco.core.deps import CacheDep, SessionDep, SettingsDep
+from ecoeco.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 from ecoeco.users import service
 from ecoeco.users.schemas import UserOut, UserPatch
+from ecoeco.waste import service as waste
+from ecoeco.waste.schemas import ScanStats, ScanSummary
 
 router = APIRouter(prefix="/users", tags=["users"])
 
@@ -28,3 +33,19 @@ async def delete_me(
 ) -> Response:
     await service.delete_account(db, cache, settings, principal.user_id)
     return Response(status_code=204)
+
+
+# History and statistics are the waste domain's data, served here because they belong to "me".
+@router.get("/me/scans", response_model=Page[ScanSummary], summary="My scan history, newest first")
+async def my_scans(
+    principal: CurrentUser,
+    db: SessionDep,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+) -> Page[ScanSummary]:
+    return await waste.history(db, principal.user_id, cursor=cursor, limit=limit)
+
+
+@router.get("/me/stats", response_model=ScanStats, summary="My scan counts by category and streaks")
+async def my_stats(principal: CurrentUser, db: SessionDep) -> ScanStats:
+    return await waste.stats(db, principal.user_id)

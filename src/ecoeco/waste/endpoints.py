@@ -1,5 +1,191 @@
+"""HTTP API of the waste domain: uploads, scans, live progress, feedback."""
+
 from __future__ import annotations
 
-from fastapi import APIRouter
+import uuid
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response, UploadFile, status
+from fastapi.responses import JSONResponse
+from fastapi.sse import EventSourceResponse, ServerSentEvent
+
+from ecoeco.auth.deps import CurrentUser
+from ecoeco.core.deps import BackendsDep, SessionDep
+from ecoeco.core.errors import ProblemError, Unprocessable, UnsupportedMediaType
+from ecoeco.waste import progress, service
+from ecoeco.waste.schemas import (
+    FeedbackCreate,
+    FeedbackView,
+    ScanAccepted,
+    ScanCreate,
+    ScanView,
+    UploadRequest,
+    UploadTarget,
+)
 
 router = APIRouter(prefix="/waste", tags=["waste"])
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(alias="Idempotency-Key", max_length=200, description="Retry-safe key; same key, same scan."),
+]
+RETRY_AFTER_S = "1"
+
+
+@router.post("/uploads", status_code=status.HTTP_201_CREATED)
+async def create_upload(
+    body: UploadRequest, user: CurrentUser, session: SessionDep, backends: BackendsDep
+) -> UploadTarget:
+    """A pre-signed PUT target for one image of the announced type and size, valid for 15 minutes."""
+    return await service.create_upload(
+        session, backends, user.user_id, content_type=body.content_type, size=body.size
+    )
+
+
+@router.put("/uploads/{upload_id}", status_code=status.HTTP_204_NO_CONTENT, include_in_schema=False)
+async def receive_upload(
+    upload_id: uuid.UUID,
+    request: Request,
+    session: SessionDep,
+    backends: BackendsDep,
+    expires: Annotated[int, Query()],
+    sig: Annotated[str, Query(max_length=128)],
+) -> Response:
+    """Embedded mode's stand-in for S3: the signed URL is the credential, no sign-in needed."""
+    await service.receive_upload(
+        session,
+        backends,
+        upload_id,
+        expires=expires,
+        signature=sig,
+        content_type=request.headers.get("content-type"),
+        body=request.stream(),
+    )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/scans",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=ScanAccepted,
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "application/json": {"schema": ScanCreate.model_json_schema()},
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "image": {"type": "string", "format": "binary"},
+                            "question": {"type": "string", "maxLength": 500},
+                        },
+                    }
+                },
+            }
+        }
+    },
+)
+async def create_scan(
+    request: Request,
+    user: CurrentUser,
+    session: SessionDep,
+    backends: BackendsDep,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Start a scan from an upload id, a multipart image and/or a question. Answers at once with 202."""
+    upload_id, image, image_type, question = await _read_scan_request(request)
+    intake = await service.create_scan(
+        session,
+        backends,
+        user.user_id,
+        upload_id=upload_id,
+        image=image,
+        image_type=image_type,
+        question=question,
+        lang=_lang(request),
+        idempotency_key=idempotency_key,
+    )
+    scan = intake.scan
+    base = f"{request.scope.get('root_path', '')}/api/v1/waste/scans/{scan.id}"
+    body = ScanAccepted(scan_id=scan.id, status=scan.status, status_url=base, events_url=f"{base}/events")
+    headers = {"Location": base}
+    if not intake.created:
+        headers["Idempotent-Replayed"] = "true"
+    return JSONResponse(body.model_dump(mode="json"), status_code=202, headers=headers)
+
+
+async def _read_scan_request(
+    request: Request,
+) -> tuple[uuid.UUID | None, bytes | None, str | None, str | None]:
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype == "application/json":
+        try:
+            payload = ScanCreate.model_validate_json(await request.body())
+        except ValueError as exc:
+            raise Unprocessable(
+                "The request body is not a valid scan request.", code="validation-failed"
+            ) from exc
+        return payload.upload_id, None, None, payload.question
+    if ctype == "multipart/form-data":
+        form = await request.form(max_files=1, max_fields=4)
+        image = form.get("image")
+        question = form.get("question")
+        if image is not None and not isinstance(image, UploadFile):
+            raise Unprocessable("'image' must be a file.", code="validation-failed")
+        if question is not None and (not isinstance(question, str) or not 1 <= len(question) <= 500):
+            raise Unprocessable("'question' must be 1 to 500 characters.", code="validation-failed")
+        data = await image.read() if image is not None else None
+        return None, data, image.content_type if image is not None else None, question
+    raise UnsupportedMediaType("Send JSON or multipart/form-data.", code="unsupported-media-type")
+
+
+def _lang(request: Request) -> str:
+    accept = request.headers.get("accept-language", "")
+    first = accept.split(",")[0].strip().lower()
+    return "en" if first.startswith("en") else "ko"
+
+
+@router.get("/scans/{scan_id}", response_model=ScanView, responses={202: {"model": ScanView}})
+async def get_scan(scan_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> JSONResponse:
+    """200 with the result once done (or failed); 202 with stage and progress while running."""
+    view = await service.get_scan(session, user.user_id, scan_id)
+    if view.status in progress.TERMINAL:
+        return JSONResponse(view.model_dump(mode="json"))
+    return JSONResponse(view.model_dump(mode="json"), status_code=202, headers={"Retry-After": RETRY_AFTER_S})
+
+
+async def _owned_scan(scan_id: uuid.UUID, user: CurrentUser, backends: BackendsDep) -> uuid.UUID:
+    # A dependency, not code in the stream: once streaming starts it is too late to answer 404.
+    await service.ensure_owner(backends, user.user_id, scan_id)
+    return scan_id
+
+
+def _last_event_id(last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None) -> int:
+    if not last_event_id:
+        return 0
+    if not last_event_id.isdigit() or len(last_event_id) > 9:
+        raise ProblemError("Last-Event-ID must be an event id from this stream.", code="invalid-event-id")
+    return int(last_event_id)
+
+
+@router.get("/scans/{scan_id}/events", response_class=EventSourceResponse)
+async def scan_events(
+    scan_id: Annotated[uuid.UUID, Depends(_owned_scan)],
+    backends: BackendsDep,
+    after: Annotated[int, Depends(_last_event_id)],
+) -> AsyncIterator[ServerSentEvent]:
+    """Progress as Server-Sent Events; reconnect with Last-Event-ID to replay what was missed."""
+    async for item in service.stream_events(backends, scan_id, after=after):
+        if item.seq is None:
+            yield ServerSentEvent(comment="keep-alive")
+        else:
+            yield ServerSentEvent(id=str(item.seq), event=item.type, data=item.data, retry=2000)
+
+
+@router.post("/scans/{scan_id}/feedback", status_code=status.HTTP_201_CREATED)
+async def submit_feedback(
+    scan_id: uuid.UUID, body: FeedbackCreate, user: CurrentUser, session: SessionDep
+) -> FeedbackView:
+    """Say whether the answer was right; a correction names the right item."""
+    return await service.submit_feedback(session, user.user_id, scan_id, body)

@@ -1,0 +1,109 @@
+"""The scan pipeline a q.ai worker runs: classify → rules → answer → done.
+
+Intake (decode, verify, re-encode, hash, confirmed-result cache) already happened in the request, see
+``service.create_scan``. Each stage is recorded with ``progress.advance``; a redelivered job resumes
+harmlessly because stages only move forward and the final write happens once.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import structlog
+
+from ecoeco.db.base import utcnow
+from ecoeco.runtime import Backends
+from ecoeco.vision.base import Classification, VisionError
+from ecoeco.waste import progress, repository
+from ecoeco.waste.rules import (
+    Verdict,
+    classifier,
+    compose_result,
+    knowledge_base,
+    taxonomy,
+    verdict_for_question,
+)
+
+log = structlog.get_logger(__name__)
+
+FAILED_MESSAGE = {
+    "ko": "사진을 분석하지 못했어요. 잠시 후 다시 시도하거나 물건 이름을 입력해 주세요.",
+    "en": "We could not analyse this photo. Please try again later or type the item's name.",
+}
+
+
+async def run(backends: Backends, scan_id: uuid.UUID) -> None:
+    async with backends.db.session() as session:
+        scan = await repository.get_scan(session, scan_id)
+    if scan is None or scan.status in progress.TERMINAL:
+        return  # deleted meanwhile, or a duplicate delivery of a finished job
+
+    await progress.advance(backends, scan_id, "classifying")
+    if scan.image_key is not None:
+        image = await backends.storage.get(scan.image_key)
+        classification = await classifier(backends).classify(
+            image, question=scan.question, taxonomy=taxonomy()
+        )
+        verdict = _verdict(classification)
+        if verdict.unsure and scan.question:
+            # The photo was inconclusive but the user also typed what it is.
+            verdict = verdict_for_question(scan.question, fallback=verdict)
+    else:
+        verdict = verdict_for_question(scan.question or "", fallback=None)
+
+    await progress.advance(backends, scan_id, "rules")
+    result = compose_result(knowledge_base(), verdict, lang=scan.lang)
+    await progress.advance(backends, scan_id, "answering")
+    await progress.advance(
+        backends,
+        scan_id,
+        "done",
+        data={"result": result},
+        result=result,
+        major=verdict.major,
+        middle=verdict.middle,
+        item_id=verdict.item_id,
+        model=verdict.model,
+        usage=verdict.usage,
+        completed_at=utcnow(),
+    )
+
+
+def _verdict(c: Classification) -> Verdict:
+    usage = (
+        {"prompt_tokens": c.usage.prompt_tokens, "completion_tokens": c.usage.completion_tokens}
+        if c.usage
+        else None
+    )
+    return Verdict(
+        major=c.major,
+        middle=c.middle,
+        item_id=None,
+        item_hint=c.item_hint,
+        tags=list(c.tags),
+        confidence=c.confidence,
+        model=c.model,
+        unsure=c.unsure,
+        reason=c.reason,
+        usage=usage,
+    )
+
+
+async def fail(backends: Backends, scan_id: uuid.UUID, exc: BaseException) -> None:
+    """Mark the scan failed with a user-safe reason (called once, when its job is dead-lettered)."""
+    async with backends.db.session() as session:
+        scan = await repository.get_scan(session, scan_id)
+    if scan is None:
+        return
+    code = "vision-unavailable" if isinstance(exc, VisionError) else "analysis-failed"
+    message = FAILED_MESSAGE.get(scan.lang, FAILED_MESSAGE["ko"])
+    await progress.advance(
+        backends,
+        scan_id,
+        "failed",
+        data={"error": {"code": code, "message": message}},
+        error_code=code,
+        error_message=message,
+        completed_at=utcnow(),
+    )
+    log.warning("scan_failed", scan_id=str(scan_id), code=code, error=type(exc).__name__)

@@ -1,0 +1,76 @@
+"""Scan progress: stages, their order, and the event log behind GET /scans/{id} and SSE.
+
+Each stage change is a compare-and-set on the scan row plus one appended event, in one transaction, so
+a redelivered job that repeats a stage neither moves progress backwards nor duplicates events. After
+commit, a counter in the cache is bumped so SSE streams learn of new events without hammering the DB.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import CursorResult, update
+
+from ecoeco.cache import Cache
+from ecoeco.db.base import utcnow
+from ecoeco.runtime import Backends
+from ecoeco.waste import repository
+from ecoeco.waste.models import Scan
+
+# stage → progress percent; the order of this dict is the order of the pipeline.
+STAGES: dict[str, int] = {
+    "queued": 0,
+    "preprocessed": 15,
+    "cache_check": 25,
+    "classifying": 40,
+    "rules": 75,
+    "answering": 90,
+    "done": 100,
+    "failed": 100,
+}
+TERMINAL = frozenset({"done", "failed"})
+_RANK = {stage: i for i, stage in enumerate(STAGES)}
+
+
+def seq_key(scan_id: uuid.UUID) -> str:
+    return f"waste:scan:{scan_id}:seq"
+
+
+async def advance(
+    backends: Backends,
+    scan_id: uuid.UUID,
+    stage: str,
+    *,
+    data: dict[str, Any] | None = None,
+    **values: Any,
+) -> bool:
+    """Move the scan forward to ``stage`` (and set ``values``); False if it is already there or beyond."""
+    status = stage if stage in TERMINAL else "processing"
+    earlier = [s for s in STAGES if _RANK[s] < _RANK[stage] and s not in TERMINAL]
+    async with backends.db.session() as session:
+        result: CursorResult[Any] = await session.execute(  # type: ignore[assignment]
+            update(Scan)
+            .where(Scan.id == scan_id, Scan.stage.in_(earlier))
+            .values(stage=stage, status=status, progress=STAGES[stage], updated_at=utcnow(), **values)
+        )
+        if result.rowcount != 1:
+            return False
+        payload = {"stage": stage, "progress": STAGES[stage], **(data or {})}
+        seq = await repository.append_event(session, scan_id, _event_type(stage), payload)
+    await notify(backends.cache, scan_id, seq)
+    return True
+
+
+async def notify(cache: Cache, scan_id: uuid.UUID, seq: int) -> None:
+    # Expires long after any client could still be streaming this scan.
+    await cache.set(seq_key(scan_id), str(seq), ttl=3600)
+
+
+async def latest_seq(cache: Cache, scan_id: uuid.UUID) -> int | None:
+    raw = await cache.get(seq_key(scan_id))
+    return int(raw) if raw is not None else None
+
+
+def _event_type(stage: str) -> str:
+    return stage if stage in TERMINAL else "progress"

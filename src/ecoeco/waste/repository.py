@@ -1,0 +1,194 @@
+"""All SQL of the waste domain."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ecoeco.db.base import utcnow
+from ecoeco.waste.models import ConfirmedImage, Feedback, Scan, ScanEvent, Upload
+
+# --- uploads ----------------------------------------------------------------------------------
+
+
+async def add_upload(session: AsyncSession, upload: Upload) -> Upload:
+    session.add(upload)
+    await session.flush()
+    return upload
+
+
+async def get_upload(
+    session: AsyncSession, upload_id: uuid.UUID, *, for_update: bool = False
+) -> Upload | None:
+    stmt = select(Upload).where(Upload.id == upload_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def expired_uploads(session: AsyncSession, *, before: datetime, limit: int) -> list[Upload]:
+    stmt = (
+        select(Upload)
+        .where(Upload.expires_at < before, Upload.status != "consumed")
+        .order_by(Upload.expires_at)
+        .limit(limit)
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+async def delete_upload(session: AsyncSession, upload_id: uuid.UUID) -> None:
+    await session.execute(delete(Upload).where(Upload.id == upload_id))
+
+
+# --- scans ------------------------------------------------------------------------------------
+
+
+async def insert_scan(session: AsyncSession, scan: Scan) -> bool:
+    """Insert; False if the user already has a scan with this idempotency key (nothing written)."""
+    try:
+        async with session.begin_nested():
+            session.add(scan)
+            await session.flush()
+    except IntegrityError:
+        return False
+    return True
+
+
+async def get_scan(session: AsyncSession, scan_id: uuid.UUID) -> Scan | None:
+    return await session.get(Scan, scan_id)
+
+
+async def get_user_scan(session: AsyncSession, user_id: uuid.UUID, scan_id: uuid.UUID) -> Scan | None:
+    stmt = select(Scan).where(Scan.id == scan_id, Scan.user_id == user_id)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def get_by_idempotency_key(session: AsyncSession, user_id: uuid.UUID, key: str) -> Scan | None:
+    stmt = select(Scan).where(Scan.user_id == user_id, Scan.idempotency_key == key)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def list_user_scans(
+    session: AsyncSession, user_id: uuid.UUID, *, after: tuple[datetime, uuid.UUID] | None, limit: int
+) -> list[Scan]:
+    stmt = select(Scan).where(Scan.user_id == user_id)
+    if after is not None:
+        created, sid = after
+        stmt = stmt.where(or_(Scan.created_at < created, (Scan.created_at == created) & (Scan.id < sid)))
+    stmt = stmt.order_by(Scan.created_at.desc(), Scan.id.desc()).limit(limit)
+    return list((await session.execute(stmt)).scalars())
+
+
+async def category_counts(
+    session: AsyncSession, user_id: uuid.UUID
+) -> list[tuple[str | None, str | None, int]]:
+    stmt = (
+        select(Scan.major, Scan.middle, func.count())
+        .where(Scan.user_id == user_id, Scan.status == "done")
+        .group_by(Scan.major, Scan.middle)
+    )
+    return [(major, middle, int(n)) for major, middle, n in (await session.execute(stmt)).all()]
+
+
+async def scan_times(session: AsyncSession, user_id: uuid.UUID) -> list[datetime]:
+    stmt = select(Scan.created_at).where(Scan.user_id == user_id).order_by(Scan.created_at.desc())
+    return list((await session.execute(stmt)).scalars())
+
+
+async def status_counts(session: AsyncSession, user_id: uuid.UUID) -> dict[str, int]:
+    stmt = select(Scan.status, func.count()).where(Scan.user_id == user_id).group_by(Scan.status)
+    return {status: int(n) for status, n in (await session.execute(stmt)).all()}
+
+
+async def update_scan(session: AsyncSession, scan_id: uuid.UUID, **values: Any) -> None:
+    await session.execute(update(Scan).where(Scan.id == scan_id).values(updated_at=utcnow(), **values))
+
+
+async def user_image_keys(session: AsyncSession, user_id: uuid.UUID) -> list[str]:
+    scans = select(Scan.image_key).where(Scan.user_id == user_id, Scan.image_key.is_not(None))
+    uploads = select(Upload.object_key).where(Upload.user_id == user_id)
+    keys = list((await session.execute(scans)).scalars()) + list((await session.execute(uploads)).scalars())
+    return [k for k in keys if k]
+
+
+async def delete_user_data(session: AsyncSession, user_id: uuid.UUID) -> None:
+    # Explicit deletes rather than relying on ON DELETE CASCADE alone: SQLite enforces it only with
+    # the foreign_keys pragma, and the erasure must not depend on connection settings.
+    scan_ids = select(Scan.id).where(Scan.user_id == user_id)
+    await session.execute(delete(ConfirmedImage).where(ConfirmedImage.scan_id.in_(scan_ids)))
+    await session.execute(delete(ScanEvent).where(ScanEvent.scan_id.in_(scan_ids)))
+    await session.execute(delete(Feedback).where(Feedback.user_id == user_id))
+    await session.execute(delete(Scan).where(Scan.user_id == user_id))
+    await session.execute(delete(Upload).where(Upload.user_id == user_id))
+
+
+async def referenced_image_keys(session: AsyncSession, keys: list[str]) -> set[str]:
+    if not keys:
+        return set()
+    scans = select(Scan.image_key).where(Scan.image_key.in_(keys))
+    uploads = select(Upload.object_key).where(Upload.object_key.in_(keys))
+    found = set((await session.execute(scans)).scalars()) | set((await session.execute(uploads)).scalars())
+    return {k for k in found if k}
+
+
+# --- events -----------------------------------------------------------------------------------
+
+
+async def append_event(session: AsyncSession, scan_id: uuid.UUID, type_: str, data: dict[str, Any]) -> int:
+    last = await session.scalar(select(func.max(ScanEvent.seq)).where(ScanEvent.scan_id == scan_id))
+    seq = (last or 0) + 1
+    session.add(ScanEvent(scan_id=scan_id, seq=seq, type=type_, data=data))
+    await session.flush()
+    return seq
+
+
+async def events_after(session: AsyncSession, scan_id: uuid.UUID, seq: int) -> list[ScanEvent]:
+    stmt = select(ScanEvent).where(ScanEvent.scan_id == scan_id, ScanEvent.seq > seq).order_by(ScanEvent.seq)
+    return list((await session.execute(stmt)).scalars())
+
+
+# --- feedback and the confirmed-result cache --------------------------------------------------
+
+
+async def get_feedback(session: AsyncSession, scan_id: uuid.UUID) -> Feedback | None:
+    return await session.get(Feedback, scan_id)
+
+
+async def save_feedback(session: AsyncSession, feedback: Feedback) -> Feedback:
+    merged = await session.merge(feedback)
+    await session.flush()
+    return merged
+
+
+async def save_confirmed(session: AsyncSession, confirmed: ConfirmedImage) -> None:
+    await session.merge(confirmed)
+    await session.flush()
+
+
+async def forget_confirmed(session: AsyncSession, scan_id: uuid.UUID) -> None:
+    await session.execute(delete(ConfirmedImage).where(ConfirmedImage.scan_id == scan_id))
+
+
+async def confirmed_candidates(
+    session: AsyncSession, bands: tuple[str, str, str, str], *, user_id: uuid.UUID
+) -> list[ConfirmedImage]:
+    stmt = (
+        select(ConfirmedImage)
+        .where(
+            or_(ConfirmedImage.shared.is_(True), ConfirmedImage.user_id == user_id),
+            or_(
+                ConfirmedImage.band0 == bands[0],
+                ConfirmedImage.band1 == bands[1],
+                ConfirmedImage.band2 == bands[2],
+                ConfirmedImage.band3 == bands[3],
+            ),
+        )
+        .order_by(ConfirmedImage.created_at.desc())
+        .limit(50)
+    )
+    return list((await session.execute(stmt)).scalars())

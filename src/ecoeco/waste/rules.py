@@ -1,0 +1,111 @@
+"""Glue between the classifier, the knowledge base and the stored result of a scan.
+
+A ``Verdict`` is what we concluded about the item (from the model, a confirmed earlier photo or the
+user's question); ``compose_result`` turns it into the JSON a client reads, built only from the
+knowledge base so the facts never depend on a model's wording.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from ecoeco.recycling.answer import compose_answer
+from ecoeco.recycling.knowledge import KnowledgeBase, get_knowledge_base
+from ecoeco.recycling.model import Item, Lang, Middle
+from ecoeco.runtime import Backends
+from ecoeco.vision import Middle as TaxonomyMiddle
+from ecoeco.vision import Taxonomy, VisionClassifier, create_classifier
+
+# What we ask a user to do when nothing conclusive came out.
+UNSURE_REPLY = {
+    "ko": "무엇인지 확실하지 않아요. 물건 이름이나 재질을 몇 단어로 알려 주세요.",
+    "en": "We are not sure what this is. Please tell us the item's name or material in a few words.",
+}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    major: str | None
+    middle: str | None
+    item_id: str | None = None
+    item_hint: str | None = None
+    tags: list[str] = field(default_factory=list)
+    confidence: float = 0.0
+    model: str = ""
+    unsure: bool = False
+    reason: str | None = None
+    usage: dict[str, int] | None = None
+
+
+def knowledge_base() -> KnowledgeBase:
+    return get_knowledge_base()
+
+
+@lru_cache(maxsize=1)
+def taxonomy() -> Taxonomy:
+    """The labels the classifier may use, straight from the knowledge base."""
+    kb = knowledge_base()
+    return Taxonomy(
+        majors={m.id: m.name_en for m in kb.majors.values()},
+        middles={m.id: TaxonomyMiddle(name=m.name_en, major=m.major) for m in kb.middles.values()},
+        items={i.id: i.name_en for i in kb.items.values()},
+        tags={t.id: t.name_en for t in kb.tags.values()},
+    )
+
+
+def classifier(backends: Backends) -> VisionClassifier:
+    """One classifier per process (the local model's weights load once)."""
+    found = backends.extras.get("vision")
+    if not isinstance(found, VisionClassifier):
+        found = backends.extras["vision"] = create_classifier(backends.settings)
+    return found
+
+
+def verdict_for_question(question: str, *, fallback: Verdict | None) -> Verdict:
+    """Answer a typed description through the knowledge base's search."""
+    kb = knowledge_base()
+    hits = kb.search(question.strip()[:100], limit=1) if question.strip() else []
+    if not hits:
+        return fallback or Verdict(major=None, middle=None, unsure=True, model="knowledge-base")
+    item = hits[0].item
+    return Verdict(
+        major=kb.middles[item.middle].major,
+        middle=item.middle,
+        item_id=item.id,
+        tags=list(fallback.tags) if fallback else [],
+        confidence=hits[0].score,
+        model="knowledge-base",
+        usage=fallback.usage if fallback else None,
+    )
+
+
+def compose_result(kb: KnowledgeBase, verdict: Verdict, *, lang: str) -> dict[str, Any]:
+    language: Lang = "en" if lang == "en" else "ko"
+    target: Item | Middle | None = None
+    if verdict.item_id in kb.items:
+        target = kb.items[verdict.item_id or ""]
+    elif not verdict.unsure:
+        target = kb.resolve(verdict.middle, verdict.item_hint)
+    base: dict[str, Any] = {
+        "confidence": round(verdict.confidence, 4),
+        "model": verdict.model,
+        "tags": list(verdict.tags),
+    }
+    if target is None:
+        return {
+            **base,
+            "unsure": True,
+            "title": None,
+            "reply": verdict.reason if verdict.reason and language == "en" else UNSURE_REPLY[language],
+            "answer": None,
+        }
+    answer = compose_answer(kb, target=target, tags=list(verdict.tags), lang=language)
+    return {
+        **base,
+        "unsure": False,
+        "title": answer.name,
+        "reply": answer.reply,
+        "answer": answer.model_dump(mode="json"),
+    }
