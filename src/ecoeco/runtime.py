@@ -18,6 +18,7 @@ from ecoeco.cache import Cache, create_cache
 from ecoeco.db.engine import Database
 from ecoeco.observability.metrics import DEPENDENCY_UP
 from ecoeco.queue.health import ping_broker
+from ecoeco.queue.taskqueue import TaskQueue
 from ecoeco.settings import Settings
 from ecoeco.storage import Storage, create_storage
 
@@ -46,6 +47,11 @@ class Backends:
     storage: Storage
     # Set by the queue package when it is wired in (publisher for tasks); see ecoeco.queue.
     extras: dict[str, Any] = field(default_factory=dict)
+    # Publishes (distributed) or runs (embedded) what ecoeco.queue.enqueue wrote, after commit.
+    queue: TaskQueue = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.queue = TaskQueue(self.settings, self.db)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Backends:
@@ -81,6 +87,7 @@ class Backends:
         return list(results)
 
     async def aclose(self) -> None:
+        await self.queue.aclose()
         await self.cache.close()
         await self.db.dispose()
 

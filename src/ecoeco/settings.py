@@ -127,6 +127,11 @@ class Settings(BaseSettings):
     queue_task_modules: str = ""
     # --- end of queue ------------------------------------------------------------------------------
 
+    # --- queue: task queue, workers, scheduler (owned by ecoeco.queue) ----------------------------
+    # Extra modules defining @task functions, comma-separated; every package's tasks.py is found anyway.
+    queue_task_modules: str = ""
+    # --- end of queue ------------------------------------------------------------------------------
+
     @model_validator(mode="before")
     @classmethod
     def _split_lists(cls, data: object) -> object:

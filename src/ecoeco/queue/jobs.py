@@ -1,0 +1,128 @@
+"""The scheduled jobs and the hooks through which domains plug their own work into them.
+
+* ``sched.stats.daily`` (02:00 KST): every registered :func:`stats_provider` counts its numbers for the
+  previous KST day; the results are upserted into ``daily_stats``.
+* ``sched.cache.cleanup`` (hourly): drops expired in-process cache entries, prunes the queue's
+  idempotency ledgers past their retention, then runs registered :func:`cache_cleanup` hooks.
+* ``sched.images.cleanup`` (03:00 KST): runs registered :func:`image_cleanup` hooks (the waste domain
+  deletes the images it no longer needs).
+
+Each job receives its schedule ``slot`` (ISO time) and is idempotent for it: running a slot twice leaves
+the same state as running it once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Awaitable, Callable
+
+import structlog
+from sqlalchemy import delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ecoeco.cache.base import MemoryCache
+from ecoeco.queue.beat import KST
+from ecoeco.queue.models import DailyStat, OutboxRow, TaskRun
+from ecoeco.queue.registry import TaskContext, task
+
+log = structlog.get_logger(__name__)
+
+# Must exceed every schedule's catch-up window and any client's retry horizon for an idempotency key.
+LEDGER_RETENTION = dt.timedelta(days=7)
+
+StatsProvider = Callable[[AsyncSession, dt.datetime, dt.datetime], Awaitable[dict[str, int]]]
+CleanupHook = Callable[[TaskContext], Awaitable[int]]
+
+_stats_providers: list[StatsProvider] = []
+_cache_cleanups: list[CleanupHook] = []
+_image_cleanups: list[CleanupHook] = []
+
+
+def stats_provider(fn: StatsProvider) -> StatsProvider:
+    """Register ``fn(session, start, end) -> {metric: value}`` for the half-open UTC range of a KST day."""
+    if fn not in _stats_providers:
+        _stats_providers.append(fn)
+    return fn
+
+
+def cache_cleanup(fn: CleanupHook) -> CleanupHook:
+    """Register ``fn(ctx) -> removed count`` for the hourly cleanup."""
+    if fn not in _cache_cleanups:
+        _cache_cleanups.append(fn)
+    return fn
+
+
+def image_cleanup(fn: CleanupHook) -> CleanupHook:
+    """Register ``fn(ctx) -> deleted count`` for the 03:00 image cleanup."""
+    if fn not in _image_cleanups:
+        _image_cleanups.append(fn)
+    return fn
+
+
+def stats_day(slot: dt.datetime) -> tuple[dt.date, dt.datetime, dt.datetime]:
+    """The KST day before ``slot`` and its bounds in UTC."""
+    day = slot.astimezone(KST).date() - dt.timedelta(days=1)
+    start = dt.datetime.combine(day, dt.time(), KST).astimezone(dt.UTC)
+    return day, start, start + dt.timedelta(days=1)
+
+
+@stats_provider
+async def queue_stats(session: AsyncSession, start: dt.datetime, end: dt.datetime) -> dict[str, int]:
+    enqueued = await session.scalar(
+        select(func.count())
+        .select_from(OutboxRow)
+        .where(OutboxRow.created_at >= start, OutboxRow.created_at < end)
+    )
+    outcomes = dict(
+        (
+            await session.execute(
+                select(TaskRun.outcome, func.count())
+                .where(TaskRun.finished_at >= start, TaskRun.finished_at < end)
+                .group_by(TaskRun.outcome)
+            )
+        ).tuples()
+    )
+    return {
+        "queue.tasks_enqueued": int(enqueued or 0),
+        "queue.tasks_done": int(outcomes.get("done", 0)),
+        "queue.tasks_dead": int(outcomes.get("dead", 0)),
+    }
+
+
+@task("sched.stats.daily", max_retries=3)
+async def daily_stats(ctx: TaskContext, *, slot: str) -> None:
+    day, start, end = stats_day(dt.datetime.fromisoformat(slot))
+    values: dict[str, int] = {}
+    for provider in _stats_providers:
+        values |= await provider(ctx.session, start, end)
+    dialect = postgresql if ctx.session.get_bind().dialect.name == "postgresql" else sqlite
+    for metric, value in values.items():
+        stmt = dialect.insert(DailyStat).values(
+            day=day, metric=metric, value=value, computed_at=dt.datetime.now(dt.UTC)
+        )
+        await ctx.session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["day", "metric"],
+                set_={"value": stmt.excluded.value, "computed_at": stmt.excluded.computed_at},
+            )
+        )
+    log.info("daily_stats", day=day.isoformat(), **values)
+
+
+@task("sched.cache.cleanup", max_retries=2)
+async def cleanup_caches(ctx: TaskContext, *, slot: str) -> None:
+    cutoff = dt.datetime.fromisoformat(slot).astimezone(dt.UTC) - LEDGER_RETENTION
+    swept = ctx.backends.cache.sweep() if isinstance(ctx.backends.cache, MemoryCache) else 0
+    outbox = await ctx.session.execute(
+        delete(OutboxRow).where(OutboxRow.published_at.is_not(None), OutboxRow.published_at < cutoff)
+    )
+    runs = await ctx.session.execute(delete(TaskRun).where(TaskRun.finished_at < cutoff))
+    hooked = sum([await hook(ctx) for hook in _cache_cleanups])
+    log.info("cache_cleanup", swept=swept, outbox=outbox.rowcount, task_runs=runs.rowcount, hooks=hooked)  # type: ignore[attr-defined]
+
+
+@task("sched.images.cleanup", max_retries=2)
+async def cleanup_images(ctx: TaskContext, *, slot: str) -> None:
+    deleted = sum([await hook(ctx) for hook in _image_cleanups])
+    log.info("image_cleanup", slot=slot, deleted=deleted, hooks=len(_image_cleanups))

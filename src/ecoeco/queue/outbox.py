@@ -1,0 +1,159 @@
+"""Transactional outbox: ``enqueue`` writes the task into the caller's transaction.
+
+After the transaction commits, the process' :class:`~ecoeco.queue.runtime.TaskQueue` is told the new
+row ids (publish now / wake the embedded executor); a rollback drops the rows with everything else. If
+publishing fails (broker down, queue full), the rows stay and :func:`relay_pending` publishes them later.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+import weakref
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Engine, event, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
+from ecoeco.db.base import utcnow
+from ecoeco.queue.models import OutboxRow
+from ecoeco.queue.registry import Task
+from ecoeco.queue.sql import insert_ignore
+
+Dispatcher = Callable[[list[str]], None]
+# Engine → the TaskQueue callback of the process that owns it (see TaskQueue.__init__).
+_dispatchers: weakref.WeakKeyDictionary[Engine, Dispatcher] = weakref.WeakKeyDictionary()
+_PENDING = "ecoeco.queue.pending"
+_LISTENING = "ecoeco.queue.listening"
+
+
+def register_dispatcher(engine: Engine, dispatcher: Dispatcher) -> None:
+    _dispatchers[engine] = dispatcher
+
+
+async def enqueue(
+    session: AsyncSession, task: Task, /, *, key: str | None = None, delay_s: float = 0, **kwargs: Any
+) -> str:
+    """Enqueue ``task(**kwargs)`` in the session's transaction; return the task id.
+
+    ``key`` (a business id such as ``scan:<id>``) makes it idempotent: a second enqueue with the same key
+    adds nothing and returns the first task's id. ``delay_s`` postpones the first run.
+    Raises TypeError at once when the arguments do not fit the task or are not JSON.
+    """
+    task.check_arguments(kwargs)
+    payload = json.loads(json.dumps(kwargs))  # TypeError now, not in the worker
+    task_id = str(uuid.uuid4())
+    now = utcnow()
+    values = {
+        "id": task_id,
+        "task": task.name,
+        "routing_key": task.routing_key,
+        "kwargs": payload,
+        "key": key,
+        "created_at": now,
+        "available_at": now + dt.timedelta(seconds=delay_s),
+        "deliveries": 0,
+        "attempts": 0,
+    }
+    if key is None:
+        await session.execute(insert(OutboxRow).values(**values))
+    elif not await insert_ignore(session, OutboxRow, values, ("key",)):
+        existing = await session.scalar(select(OutboxRow.id).where(OutboxRow.key == key))
+        return str(existing)
+    _after_commit(session.sync_session, task_id)
+    return task_id
+
+
+def _after_commit(session: Session, task_id: str) -> None:
+    if _LISTENING not in session.info:
+        # Listeners live as long as the session (they cannot be removed while an event is dispatched).
+        session.info[_LISTENING] = True
+        event.listen(session, "after_commit", _committed)
+        event.listen(session, "after_rollback", _rolled_back)
+    session.info.setdefault(_PENDING, []).append(task_id)
+
+
+def _committed(session: Session) -> None:
+    ids: list[str] = session.info.pop(_PENDING, None) or []
+    if not ids:
+        return
+    bind = session.get_bind()
+    dispatcher = _dispatchers.get(bind.engine if isinstance(bind, Connection) else bind)
+    if dispatcher is not None:
+        dispatcher(ids)
+
+
+def _rolled_back(session: Session) -> None:
+    session.info.pop(_PENDING, None)
+
+
+@dataclass(frozen=True)
+class Message:
+    """What goes on the wire for one outbox row."""
+
+    id: str
+    task: str
+    routing_key: str
+    kwargs: dict[str, Any]
+    enqueued_at: float
+    countdown: int = 0
+
+
+Publish = Callable[[Sequence[Message]], Awaitable[list[str]]]
+
+
+async def relay_pending(
+    session: AsyncSession,
+    publish: Publish,
+    *,
+    ids: Sequence[str] | None = None,
+    older_than_s: float = 0,
+    limit: int = 500,
+) -> int:
+    """Publish unpublished rows (``ids`` only, or any older than ``older_than_s``) and stamp them.
+
+    ``publish`` runs the blocking broker calls and returns the ids it got confirms for; rows it could not
+    publish stay for the next sweep. On PostgreSQL concurrent relays skip each other's locked rows.
+    """
+    now = utcnow()
+    query = select(OutboxRow).where(OutboxRow.published_at.is_(None)).order_by(OutboxRow.created_at)
+    if ids is not None:
+        query = query.where(OutboxRow.id.in_(list(ids)))
+    else:
+        query = query.where(OutboxRow.created_at <= now - dt.timedelta(seconds=older_than_s))
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    rows = (await session.scalars(query.limit(limit))).all()
+    if not rows:
+        return 0
+    messages = [
+        Message(
+            id=row.id,
+            task=row.task,
+            routing_key=row.routing_key,
+            kwargs=row.kwargs,
+            enqueued_at=_epoch(row.created_at),
+            countdown=max(0, round((_aware(row.available_at) - now).total_seconds())),
+        )
+        for row in rows
+    ]
+    published = await publish(messages)
+    if published:
+        await session.execute(
+            update(OutboxRow).where(OutboxRow.id.in_(published)).values(published_at=utcnow())
+        )
+    await session.commit()
+    return len(published)
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    # SQLite hands back naive datetimes; everything we store is UTC.
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def _epoch(value: dt.datetime) -> float:
+    return _aware(value).timestamp()

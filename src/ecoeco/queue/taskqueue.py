@@ -1,0 +1,96 @@
+"""The queue as the rest of the process sees it: ``Backends.queue``.
+
+After a transaction with ``enqueue`` commits, the new task ids arrive here: in distributed mode they
+are published to RabbitMQ at once (in the background, so the request is not held up, and a broker
+outage only delays them until the relay's next sweep); in embedded mode the in-process executor is woken.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from sqlalchemy import func, select
+
+from ecoeco.db.engine import Database
+from ecoeco.queue import metrics
+from ecoeco.queue.models import OutboxRow
+from ecoeco.queue.outbox import Message, register_dispatcher, relay_pending
+
+if TYPE_CHECKING:
+    from celery import Celery
+
+    from ecoeco.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+
+class TaskQueue:
+    def __init__(self, settings: Settings, db: Database) -> None:
+        self.settings = settings
+        self.db = db
+        self._celery: Celery | None = None
+        self._wakers: list[Callable[[], None]] = []
+        self._background: set[asyncio.Task[Any]] = set()
+        register_dispatcher(db.sync_engine, self._committed)
+
+    @property
+    def distributed(self) -> bool:
+        return bool(self.settings.broker_url)
+
+    def celery(self) -> Celery:
+        """A publishing-only Celery app (created on first use; workers build their own)."""
+        if self._celery is None:
+            from ecoeco.queue.celery_app import create_celery
+
+            self._celery = create_celery(self.settings)
+        return self._celery
+
+    def add_waker(self, wake: Callable[[], None]) -> Callable[[], None]:
+        """Call ``wake`` after each commit that enqueued something; returns the function that unsubscribes."""
+        self._wakers.append(wake)
+        return lambda: self._wakers.remove(wake)
+
+    def _committed(self, ids: list[str]) -> None:
+        for wake in self._wakers:
+            wake()
+        if not self.distributed:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # committed outside an event loop: the relay's sweep will publish them
+            return
+        publishing = loop.create_task(self.relay(ids))
+        self._background.add(publishing)
+        publishing.add_done_callback(self._background.discard)
+
+    async def relay(self, ids: Sequence[str] | None = None, *, older_than_s: float = 0) -> int:
+        """Publish committed, unpublished tasks (the given ones, or all older than ``older_than_s``)."""
+        try:
+            async with self.db.sessionmaker() as session:
+                return await relay_pending(session, self._publish, ids=ids, older_than_s=older_than_s)
+        except Exception as exc:  # database or broker trouble: rows stay, the next sweep retries
+            log.warning("outbox_relay_failed", error=f"{type(exc).__name__}: {exc}")
+            return 0
+
+    async def _publish(self, messages: Sequence[Message]) -> list[str]:
+        from ecoeco.queue.celery_app import publish_messages
+
+        return await asyncio.to_thread(publish_messages, self.celery(), messages)
+
+    async def pending(self) -> int:
+        """Committed tasks not yet handed to the broker (distributed) or not yet finished (embedded)."""
+        async with self.db.sessionmaker() as session:
+            count = await session.scalar(
+                select(func.count()).select_from(OutboxRow).where(OutboxRow.published_at.is_(None))
+            )
+        metrics.OUTBOX_PENDING.set(count or 0)
+        return int(count or 0)
+
+    async def aclose(self) -> None:
+        if self._background:
+            await asyncio.wait(self._background, timeout=5)
+        if self._celery is not None:
+            self._celery.close()

@@ -1,0 +1,72 @@
+"""Tasks used by the queue tests (and by worker subprocesses via ECOECO_QUEUE_TASK_MODULES).
+
+Their effects go to ``queue_test_effects``, a table that exists only in test databases.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy import text
+
+from ecoeco.db.engine import Database
+from ecoeco.queue import PermanentError, TaskContext, task
+
+EFFECTS_DDL = "CREATE TABLE IF NOT EXISTS queue_test_effects (key VARCHAR(200) NOT NULL, task_id VARCHAR(36))"
+
+
+async def create_effects_table(db: Database) -> None:
+    async with db.engine.begin() as conn:
+        await conn.execute(text(EFFECTS_DDL))
+
+
+async def effects(db: Database, key: str) -> int:
+    async with db.engine.connect() as conn:
+        count = await conn.scalar(text("SELECT count(*) FROM queue_test_effects WHERE key = :k"), {"k": key})
+    return int(count or 0)
+
+
+async def _record(ctx: TaskContext, key: str) -> None:
+    await ctx.session.execute(
+        text("INSERT INTO queue_test_effects (key, task_id) VALUES (:k, :t)"), {"k": key, "t": ctx.task_id}
+    )
+
+
+@task("batch.testing.record")
+async def record(ctx: TaskContext, *, ref: str) -> None:
+    await _record(ctx, ref)
+
+
+@task("batch.testing.flaky", max_retries=3, retry_backoff_s=1)
+async def flaky(ctx: TaskContext, *, ref: str, failures: int) -> None:
+    """Fails on its first ``failures`` attempts."""
+    await _record(ctx, f"attempt:{ref}:{ctx.attempt}")
+    if ctx.attempt <= failures:
+        raise ConnectionError(f"transient failure {ctx.attempt}")
+    await _record(ctx, ref)
+
+
+async def _mark_dead(ctx: TaskContext, exc: BaseException) -> None:
+    await _record(ctx, f"dead:{ctx.kwargs['ref']}:{type(exc).__name__}")
+
+
+@task("batch.testing.broken", max_retries=2, retry_backoff_s=1, on_dead_letter=_mark_dead)
+async def broken(ctx: TaskContext, *, ref: str) -> None:
+    """Fails until the cache holds ``fixed:<ref>``; then records its effect."""
+    if await ctx.backends.cache.get(f"fixed:{ref}") is None:
+        raise ValueError(f"cannot process {ref}")
+    await _record(ctx, ref)
+
+
+@task("batch.testing.reject", on_dead_letter=_mark_dead)
+async def reject(ctx: TaskContext, *, ref: str) -> None:
+    raise PermanentError(f"{ref} can never work")
+
+
+@task("batch.testing.hold", max_retries=0)
+async def hold(ctx: TaskContext, *, ref: str) -> None:
+    """Writes its effect, announces it started, then waits for ``release:<ref>`` before committing."""
+    await _record(ctx, ref)
+    await ctx.backends.cache.incr(f"runs:{ref}", ttl=600)
+    while await ctx.backends.cache.get(f"release:{ref}") is None:  # noqa: ASYNC110 - another process sets it
+        await asyncio.sleep(0.05)

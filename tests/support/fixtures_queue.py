@@ -1,0 +1,102 @@
+"""Queue workers for the current backend, for tests that run tasks end to end.
+
+``workers`` (needs ``app``): embedded → the in-process executor on the app's backends; distributed → a
+real Celery worker (threads pool, all work queues) on the test run's RabbitMQ vhost, in this process.
+``await workers.drain()`` returns once every enqueued task has finished (including retries waiting for
+their backoff) and raises TimeoutError with what was still pending otherwise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import AbstractContextManager, ExitStack
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from celery import Celery
+from celery.contrib.testing.worker import start_worker
+from celery.worker import state as worker_state
+from fastapi import FastAPI
+from kombu.transport.native_delayed_delivery import MAX_LEVEL, level_name
+
+from ecoeco.queue.celery_app import create_celery
+from ecoeco.queue.executor import EmbeddedExecutor
+from ecoeco.queue.registry import load_task_modules
+from ecoeco.queue.topology import WORK_QUEUES, declare_topology, queue_depths
+from ecoeco.runtime import Backends
+
+DELAYED_QUEUES = tuple(level_name(level) for level in range(MAX_LEVEL + 1))
+WORK_QUEUE_NAMES = tuple(q.name for q in WORK_QUEUES)
+
+
+@dataclass
+class Workers:
+    backends: Backends
+    executor: EmbeddedExecutor | None = None
+    celery: Celery | None = None
+    history: list[str] = field(default_factory=list)
+
+    async def _busy(self) -> str | None:
+        """What is still outstanding, or None when everything is finished."""
+        pending = await self.backends.queue.pending()
+        if self.executor is not None:
+            running = self.executor.running
+            return f"{pending} pending, {running} running" if pending or running else None
+        if pending:
+            # Stands in for the relay sweep of `ecoeco beat`, which tests do not run.
+            await self.backends.queue.relay(older_than_s=1)
+            return f"{pending} unpublished outbox rows"
+        url = self.backends.settings.broker_url
+        assert url
+        depths = await asyncio.to_thread(queue_depths, url, WORK_QUEUE_NAMES + DELAYED_QUEUES)
+        ready = {d.name: d.ready for d in depths if d.ready}
+        held = len(worker_state.reserved_requests)
+        return f"ready {ready}, held by worker {held}" if ready or held else None
+
+    async def drain(self, within_s: float = 60.0) -> None:
+        deadline = time.monotonic() + within_s
+        quiet = 0
+        while True:
+            state = await self._busy()
+            self.history.append(state or "idle")
+            quiet = quiet + 1 if state is None else 0
+            if quiet >= 2:  # idle twice in a row: nothing was in transit between the two looks
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"queue not drained after {within_s}s: {state}")
+            await asyncio.sleep(0.1)
+
+
+@pytest.fixture
+async def workers(app: FastAPI) -> AsyncIterator[Workers]:
+    backends: Backends = app.state.backends
+    tasks = load_task_modules(backends.settings)
+    if not backends.queue.distributed:
+        executor = EmbeddedExecutor(backends, tasks, poll_s=0.2)
+        await executor.start()
+        yield Workers(backends, executor=executor)
+        await executor.stop()
+        return
+    url = backends.settings.broker_url
+    assert url
+    await asyncio.to_thread(declare_topology, url)
+    celery = create_celery(backends.settings, tasks)
+    with ExitStack() as stack:
+        await asyncio.to_thread(stack.enter_context, _worker(celery))
+        yield Workers(backends, celery=celery)
+        await asyncio.to_thread(stack.close)
+    celery.ecoeco_bridge.close()  # type: ignore[attr-defined]
+
+
+def _worker(celery: Celery) -> AbstractContextManager[Any]:
+    return start_worker(
+        celery,
+        pool="threads",
+        concurrency=4,
+        perform_ping_check=False,
+        queues=list(WORK_QUEUE_NAMES),
+        shutdown_timeout=30,
+    )
