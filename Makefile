@@ -5,7 +5,7 @@ UV_VERSION := 0.13.9
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 PYTEST_WORKERS ?= auto
 
-.PHONY: help up test lint fmt bench check clean
+.PHONY: help up test lint fmt bench check clean deploy-tools deploy-check
 
 help: ## Show this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -37,6 +37,12 @@ bench: .venv/.synced ## Run every benchmark (prints ratios against same-run base
 
 check: .venv/.synced ## Which backends are configured and are they reachable?
 	$(UV) run ecoeco check
+
+deploy-tools: .venv/.synced ## Install the pinned deploy gate tools (deploy/tools/.venv)
+	PATH="$(dir $(UV)):$$PATH" bash deploy/tools/install.sh
+
+deploy-check: deploy-tools ## Offline deploy gates: kustomize, kubernetes-validate, checkov, promtool, terraform fmt, ansible
+	bash deploy/check.sh
 
 clean: ## Remove the virtualenv and local data
 	rm -rf .venv var

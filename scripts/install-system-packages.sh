@@ -7,6 +7,7 @@ PACKAGES=(
   redis-server
   rabbitmq-server
   prometheus  # promtool: checks and unit-tests deploy/ alert rules (make deploy-check)
+  python3-apt  # ansible's apt module in the check-mode run of deploy/ansible (make deploy-check)
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -102,14 +102,22 @@ data "aws_iam_policy_document" "lb_controller" {
       "elasticloadbalancing:DescribeTags", "elasticloadbalancing:DescribeTargetGroups",
       "elasticloadbalancing:DescribeTargetGroupAttributes", "elasticloadbalancing:DescribeTargetHealth",
       "elasticloadbalancing:DescribeListenerAttributes",
-      "acm:ListCertificates", "acm:DescribeCertificate",
+      "acm:ListCertificates",
     ]
     resources = ["*"] # describe/list actions have no resource-level permissions
   }
   statement {
-    sid       = "CreateOnlyTagged"
-    actions   = ["elasticloadbalancing:CreateLoadBalancer", "elasticloadbalancing:CreateTargetGroup"]
-    resources = ["*"]
+    sid       = "ReadCertificates"
+    actions   = ["acm:DescribeCertificate"]
+    resources = ["arn:aws:acm:${var.region}:${data.aws_caller_identity.current.account_id}:certificate/*"]
+  }
+  statement {
+    sid     = "CreateOnlyTagged"
+    actions = ["elasticloadbalancing:CreateLoadBalancer", "elasticloadbalancing:CreateTargetGroup"]
+    resources = [
+      "arn:aws:elasticloadbalancing:${var.region}:${data.aws_caller_identity.current.account_id}:loadbalancer/app/*/*",
+      "arn:aws:elasticloadbalancing:${var.region}:${data.aws_caller_identity.current.account_id}:targetgroup/*/*",
+    ]
     condition {
       test     = "Null"
       variable = "aws:RequestTag/elbv2.k8s.aws/cluster"
@@ -155,7 +163,7 @@ data "aws_iam_policy_document" "lb_controller" {
   statement {
     sid       = "ServiceLinkedRole"
     actions   = ["iam:CreateServiceLinkedRole"]
-    resources = ["*"]
+    resources = ["arn:aws:iam::${data.aws_caller_identity.current.account_id}:role/aws-service-role/elasticloadbalancing.amazonaws.com/*"]
     condition {
       test     = "StringEquals"
       variable = "iam:AWSServiceName"

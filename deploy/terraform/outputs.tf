@@ -10,7 +10,7 @@ output "ansible_inventory" {
         api_server_address = aws_instance.node["master"].private_ip
       }
       children = {
-        for tier in distinct([for n in var.nodes : n.tier]) : tier => {
+        for tier in distinct([for n in var.nodes : n.tier]) : "tier_${tier}" => {
           hosts = {
             for name, n in var.nodes : name => {
               ansible_host = aws_instance.node[name].public_ip
