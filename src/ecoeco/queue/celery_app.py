@@ -29,6 +29,7 @@ from ecoeco.queue.topology import (
     TASK_EXCHANGE,
     WORK_QUEUES,
 )
+from ecoeco.queue.wire import ATTEMPTS, ENQUEUED_AT, ERROR, FAILED_AT, ORIGINAL_KEY, REASON
 
 if TYPE_CHECKING:
     from ecoeco.runtime import Backends
@@ -37,12 +38,6 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
-ENQUEUED_AT = "x-ecoeco-enqueued-at"
-REASON = "x-ecoeco-reason"
-ERROR = "x-ecoeco-error"
-ATTEMPTS = "x-ecoeco-attempts"
-ORIGINAL_KEY = "x-ecoeco-routing-key"
-FAILED_AT = "x-ecoeco-failed-at"
 
 TASKS_EXCHANGE = Exchange(TASK_EXCHANGE, type="topic", durable=True)
 
