@@ -41,7 +41,8 @@ class Location(TimestampMixin, Base):
     kind: Mapped[str] = mapped_column(String(40))
     # Bits of ecoeco.locations.categories.Category: "accepts all of these" is one integer test.
     category_mask: Mapped[int] = mapped_column(Integer, default=0)
-    hours: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # none_as_null: unknown hours are SQL NULL, not the JSON text "null".
+    hours: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     phone: Mapped[str | None] = mapped_column(String(200))
     url: Mapped[str | None] = mapped_column(String(1000))
     extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -161,10 +161,7 @@ async def get(conn: AsyncConnection, location_id: int) -> Row[Any] | None:
     return (await conn.execute(select(Location.__table__).where(Location.id == location_id))).first()
 
 
-_RANK = (
-    "CASE WHEN search_name LIKE :prefix ESCAPE '\\' THEN 0 "
-    "WHEN search_name LIKE :pattern ESCAPE '\\' THEN 1 ELSE 2 END"
-)
+_RANK = "CASE WHEN search_name LIKE :prefix THEN 0 WHEN search_name LIKE :pattern THEN 1 ELSE 2 END"
 
 
 async def search(
@@ -177,8 +174,11 @@ async def search(
     kind: str | None,
     after: tuple[int, int] | None,
 ) -> list[tuple[Row[Any], int]]:
-    """Rows whose name or address contains ``key``: name prefix first, then name, then address."""
-    escaped = key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    """Rows whose name or address contains ``key``: name prefix first, then name, then address.
+
+    ``key`` is a :func:`~ecoeco.locations.text.search_key`: letters and digits only, so it holds no
+    LIKE wildcards to escape.
+    """
     column = "search_initials" if initials else "search_text"
     rank = _RANK.replace("search_name", column) if initials else _RANK
     extra, params = _filters(mask, kind)
@@ -187,9 +187,9 @@ async def search(
         params |= {"after_rank": after[0], "after_id": after[1]}
     sql = (
         f"SELECT {SUMMARY_COLUMNS}, {rank} AS rank FROM locations "  # noqa: S608 - constants only
-        f"WHERE {column} LIKE :pattern ESCAPE '\\'{extra} ORDER BY rank, id LIMIT :n"
+        f"WHERE {column} LIKE :pattern{extra} ORDER BY rank, id LIMIT :n"
     )
-    params |= {"pattern": f"%{escaped}%", "prefix": f"{escaped}%", "n": limit + 1}
+    params |= {"pattern": f"%{key}%", "prefix": f"{key}%", "n": limit + 1}
     rows = (await conn.execute(text(sql), params)).all()
     return [(r, r.rank) for r in rows]
 

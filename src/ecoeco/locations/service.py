@@ -18,7 +18,7 @@ from ecoeco.locations import repository
 from ecoeco.locations.categories import VALID, UnknownCategoryError, from_mask, to_mask
 from ecoeco.locations.geo import BBox, looks_swapped, valid_lat_lon
 from ecoeco.locations.hours import DayStatus, OpeningHours, hours_from_text
-from ecoeco.locations.importer import ParsedFile, Rejection, SourceFormat, parse_file
+from ecoeco.locations.importer import LocationRecord, ParsedFile, Rejection, SourceFormat, parse_file
 from ecoeco.locations.models import Kind
 from ecoeco.locations.repository import Found, NearQuery
 from ecoeco.locations.schemas import LocationDetail, LocationSummary, TodayHours
@@ -44,9 +44,7 @@ def check_point(lat: float, lon: float) -> None:
             "latitude and longitude look swapped.",
             code="coordinates-swapped",
         )
-    raise ProblemError(
-        "lat must be within -90..90 and lon within -180..180.", code="invalid-coordinates", lat=lat, lon=lon
-    )
+    raise ProblemError("lat must be within -90..90 and lon within -180..180.", code="invalid-coordinates")
 
 
 def category_mask(categories: Sequence[str]) -> int:
@@ -291,7 +289,7 @@ class ImportSummary:
         return self.inserted + self.updated
 
 
-def _values(record: Any) -> dict[str, Any]:
+def _values(record: LocationRecord) -> dict[str, Any]:
     address = " ".join(filter(None, (record.road_address, record.lot_address, record.region)))
     return {
         "source": record.source,
@@ -333,17 +331,25 @@ async def import_file(
     summary = ImportSummary(name, parsed.encoding, parsed.rows, rejected=parsed.rejections)
     summary.without_categories = sum(1 for r in parsed.records if not r.categories)
     summary.without_hours = sum(1 for r in parsed.records if r.hours is None)
-    total = len(parsed.records)
-    for start in range(0, total, _IMPORT_BATCH):
-        batch = parsed.records[start : start + _IMPORT_BATCH]
-        async with db.engine.begin() as conn:
-            known = await repository.existing_source_ids(conn, batch[0].source, [r.source_id for r in batch])
-            await repository.upsert(conn, [_values(r) for r in batch])
-        summary.updated += len(known)
-        summary.inserted += len(batch) - len(known)
-        if progress:
-            progress(start + len(batch), total)
+    summary.inserted, summary.updated = await store(db, parsed.records, progress)
     return summary
+
+
+async def store(
+    db: Database, records: Sequence[LocationRecord], progress: Callable[[int, int], None] | None = None
+) -> tuple[int, int]:
+    """Upsert records by (source, source id) in batches, one transaction each; (inserted, updated)."""
+    updated = 0
+    for start in range(0, len(records), _IMPORT_BATCH):
+        batch = records[start : start + _IMPORT_BATCH]
+        async with db.engine.begin() as conn:
+            for source in {r.source for r in batch}:
+                ids = [r.source_id for r in batch if r.source == source]
+                updated += len(await repository.existing_source_ids(conn, source, ids))
+            await repository.upsert(conn, [_values(r) for r in batch])
+        if progress:
+            progress(start + len(batch), len(records))
+    return len(records) - updated, updated
 
 
 def summary_json(summary: ImportSummary) -> str:
