@@ -1,0 +1,138 @@
+"""The signed-in user's account: read, edit (only what is user-editable), delete."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ecoeco.core import events
+from ecoeco.core.errors import ServiceUnavailable
+from ecoeco.settings import Settings
+from ecoeco.users.service import USER_DELETED
+from tests.support.auth import AUTH, sign_in
+
+ME = "/api/v1/users/me"
+
+
+async def test_first_sign_in_creates_an_account_with_a_generated_nickname(client: httpx.AsyncClient) -> None:
+    me = await sign_in(client, name="hana")
+    body = (await client.get(ME, headers=me.headers)).json()
+    assert body["id"] == str(me.user_id)
+    assert body["providers"] == ["dev"]
+    assert body["nickname"] and "hana" not in body["nickname"]  # generated, not copied from the provider
+    assert set(body) == {"id", "nickname", "providers", "created_at", "updated_at"}
+
+
+async def test_patch_changes_the_nickname_and_is_visible_at_once(client: httpx.AsyncClient) -> None:
+    me = await sign_in(client)
+    await client.get(ME, headers=me.headers)  # warm the profile cache
+    r = await client.patch(ME, json={"nickname": "  분리수거왕  "}, headers=me.headers)
+    assert r.status_code == 200, r.text
+    assert r.json()["nickname"] == "분리수거왕"
+    assert (await client.get(ME, headers=me.headers)).json()["nickname"] == "분리수거왕"
+
+
+@pytest.mark.parametrize(
+    ("body", "error_type"),
+    [
+        ({"id": str(uuid.uuid4())}, "read_only"),
+        ({"nickname": "ok", "created_at": "2020-01-01T00:00:00Z"}, "read_only"),
+        ({"providers": ["google"]}, "read_only"),
+        ({"is_admin": True}, "extra_forbidden"),
+        ({"nickname": None}, "not_nullable"),
+        ({"nickname": ""}, "string_too_short"),
+        ({"nickname": "x" * 21}, "string_too_long"),
+        ({"nickname": "bad\u0000name"}, "nickname"),
+        ({"nickname": 12}, "string_type"),
+    ],
+)
+async def test_patch_rejects_server_owned_unknown_and_invalid_fields(
+    client: httpx.AsyncClient, body: dict[str, Any], error_type: str
+) -> None:
+    me = await sign_in(client)
+    before = (await client.get(ME, headers=me.headers)).json()
+    r = await client.patch(ME, json=body, headers=me.headers)
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    assert error_type in [e["type"] for e in r.json()["errors"]]
+    assert (await client.get(ME, headers=me.headers)).json() == before
+
+
+async def test_patch_with_a_non_object_body_is_422(client: httpx.AsyncClient) -> None:
+    me = await sign_in(client)
+    r = await client.patch(ME, content=b"[1,2]", headers={**me.headers, "content-type": "application/json"})
+    assert r.status_code == 422
+
+
+@pytest.mark.embedded_only
+async def test_oversized_patch_is_413(settings: Settings, client: httpx.AsyncClient) -> None:
+    me = await sign_in(client)
+    big = b'{"nickname": "' + b"x" * settings.max_body_bytes + b'"}'
+    r = await client.patch(ME, content=big, headers={**me.headers, "content-type": "application/json"})
+    assert r.status_code == 413
+
+
+@pytest.fixture
+def deletion_events() -> Iterator[list[dict[str, Any]]]:
+    """Subscribe to user.deleted like the waste domain does; checks it runs inside the transaction."""
+    seen: list[dict[str, Any]] = []
+
+    async def handler(session: AsyncSession, payload: dict[str, Any]) -> None:
+        assert session.in_transaction()
+        seen.append(payload)
+
+    events.subscribe(USER_DELETED)(handler)
+    yield seen
+    events._subscribers[USER_DELETED].remove(handler)
+
+
+async def test_delete_erases_the_account_publishes_the_event_and_revokes_every_session(
+    client: httpx.AsyncClient, deletion_events: list[dict[str, Any]]
+) -> None:
+    phone = await sign_in(client, name="leaving")
+    laptop = await sign_in(client, name="leaving")
+    await client.get(ME, headers=laptop.headers)  # the profile is now cached
+    r = await client.delete(ME, headers=phone.headers)
+    assert r.status_code == 204
+    assert deletion_events == [{"user_id": phone.user_id}]
+    assert isinstance(deletion_events[0]["user_id"], uuid.UUID)
+
+    # Still-unexpired tokens of the deleted account, from either device, are refused.
+    for device in (phone, laptop):
+        denied = await client.get(ME, headers=device.headers)
+        assert denied.status_code == 401
+        assert denied.json()["code"] == "token-revoked"
+        gone = await client.post(f"{AUTH}/refresh", json={"refresh_token": device.refresh_token})
+        assert gone.status_code == 401
+    # The identity link went with the account: the same person signing in again starts afresh.
+    again = await sign_in(client, name="leaving")
+    assert again.user_id != phone.user_id
+
+
+async def test_failed_deletion_keeps_the_account(client: httpx.AsyncClient) -> None:
+    """One transaction: if a subscriber cannot erase its part, nothing is erased."""
+
+    async def broken(session: AsyncSession, payload: dict[str, Any]) -> None:
+        raise ServiceUnavailable("image store down", code="dependency-unavailable")
+
+    me = await sign_in(client, name="stays")
+    events.subscribe(USER_DELETED)(broken)
+    try:
+        r = await client.delete(ME, headers=me.headers)
+    finally:
+        events._subscribers[USER_DELETED].remove(broken)
+    assert r.status_code == 503
+    again = await sign_in(client, name="stays")
+    assert again.user_id == me.user_id
+    assert (await client.get(ME, headers=again.headers)).status_code == 200
+
+
+async def test_delete_twice_is_401_not_500(client: httpx.AsyncClient) -> None:
+    me = await sign_in(client)
+    assert (await client.delete(ME, headers=me.headers)).status_code == 204
+    assert (await client.delete(ME, headers=me.headers)).status_code == 401
