@@ -136,3 +136,24 @@ async def test_delete_twice_is_401_not_500(client: httpx.AsyncClient) -> None:
     me = await sign_in(client)
     assert (await client.delete(ME, headers=me.headers)).status_code == 204
     assert (await client.delete(ME, headers=me.headers)).status_code == 401
+
+
+async def test_history_and_stats_need_sign_in_and_start_empty(client: httpx.AsyncClient) -> None:
+    me = await sign_in(client)
+    r = await client.get(f"{ME}/scans", headers=me.headers)
+    assert r.status_code == 200, r.text
+    assert r.json() == {"items": [], "next_cursor": None}
+    stats = await client.get(f"{ME}/stats", headers=me.headers)
+    assert stats.status_code == 200
+    assert stats.json()["total"] == 0
+    assert (await client.get(f"{ME}/scans")).status_code == 401
+    assert (await client.get(f"{ME}/stats")).status_code == 401
+
+
+async def test_history_rejects_bad_cursor_and_limit(client: httpx.AsyncClient) -> None:
+    me = await sign_in(client)
+    bad = await client.get(f"{ME}/scans", params={"cursor": "!!not-a-cursor"}, headers=me.headers)
+    assert bad.status_code == 400
+    assert bad.json()["code"] == "invalid-cursor"
+    assert (await client.get(f"{ME}/scans", params={"limit": 0}, headers=me.headers)).status_code == 422
+    assert (await client.get(f"{ME}/scans", params={"limit": 1000}, headers=me.headers)).status_code == 422
