@@ -121,7 +121,7 @@ def prepare_image(
     rgb = _decode(data, source_type, max_pixels=max_pixels, max_edge=max_edge)
     rgb.thumbnail((max_edge, max_edge), Image.Resampling.LANCZOS)
     out = io.BytesIO()
-    rgb.save(out, format="JPEG", quality=JPEG_QUALITY, optimize=True)
+    rgb.save(out, format="JPEG", quality=JPEG_QUALITY)
     return PreparedImage(
         data=out.getvalue(),
         content_type=OUTPUT_TYPE,
