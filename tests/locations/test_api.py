@@ -9,7 +9,8 @@ import pytest
 from fastapi import FastAPI
 
 from ecoeco.db.engine import Database
-from ecoeco.locations import repository, service
+from ecoeco.locations import repository as locations_repository
+from ecoeco.locations import service as locations_service
 from ecoeco.locations.geo import haversine_m
 from ecoeco.locations.importer import SourceFormat
 from ecoeco.locations.models import Kind
@@ -26,8 +27,8 @@ def backend_db(app: FastAPI) -> Database:
 
 
 async def import_reference(db: Database) -> None:
-    await service.import_file(db, KECO.read_bytes(), KECO.name, SourceFormat.KECO)
-    await service.import_file(
+    await locations_service.import_file(db, KECO.read_bytes(), KECO.name, SourceFormat.KECO)
+    await locations_service.import_file(
         db,
         ZERO_WASTE.read_bytes(),
         ZERO_WASTE.name,
@@ -73,12 +74,12 @@ async def test_known_points_of_the_reference_files(app: FastAPI, client: httpx.A
 
 async def test_import_is_idempotent(app: FastAPI) -> None:
     db = backend_db(app)
-    first = await service.import_file(db, KECO.read_bytes(), KECO.name, SourceFormat.KECO)
-    again = await service.import_file(db, KECO.read_bytes(), KECO.name, SourceFormat.KECO)
+    first = await locations_service.import_file(db, KECO.read_bytes(), KECO.name, SourceFormat.KECO)
+    again = await locations_service.import_file(db, KECO.read_bytes(), KECO.name, SourceFormat.KECO)
     assert (first.inserted, first.updated, len(first.rejected)) == (395, 0, 14)
     assert (again.inserted, again.updated) == (0, 395)
     async with db.engine.connect() as conn:
-        assert await repository.count(conn, "keco") == 395
+        assert await locations_repository.count(conn, "keco") == 395
 
 
 async def test_category_filter_requires_every_category(app: FastAPI, client: httpx.AsyncClient) -> None:
@@ -122,7 +123,7 @@ async def test_open_now_filters_on_korea_time(app: FastAPI, client: httpx.AsyncC
         "모름,37.5002,127.0000,\n"
         "항상 열림 2,37.5003,127.0000,연중무휴 00:00~24:00\n"
     ).encode()
-    await service.import_file(backend_db(app), body, "test.csv", SourceFormat.SIMPLE)
+    await locations_service.import_file(backend_db(app), body, "test.csv", SourceFormat.SIMPLE)
     everything = (await get_ok(client, URL, lat=37.5, lon=127.0))["items"]
     assert [(i["name"], (i["today"] or {}).get("open_now")) for i in everything] == [
         ("항상 열림", True),
@@ -235,6 +236,6 @@ async def test_bad_search_and_lookup(
 
 async def test_search_ignores_punctuation_and_case(app: FastAPI, client: httpx.AsyncClient) -> None:
     body = "name,lat,lon\nRe:Fill 100% 상점,37.5,127.0\n리필 100원,37.5,127.1\n리필하우스,37.5,127.2\n"
-    await service.import_file(backend_db(app), body.encode(), "test.csv", SourceFormat.SIMPLE)
+    await locations_service.import_file(backend_db(app), body.encode(), "test.csv", SourceFormat.SIMPLE)
     hits = (await get_ok(client, f"{URL}/search", q="refill 100_%"))["items"]
     assert [i["name"] for i in hits] == ["Re:Fill 100% 상점"]

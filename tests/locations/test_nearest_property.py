@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, text
 
 from ecoeco.db.engine import Database
-from ecoeco.locations import repository, service
+from ecoeco.locations import repository as locations_repository
+from ecoeco.locations import service as locations_service
 from ecoeco.locations.categories import Category
 from ecoeco.locations.geo import haversine_m
 from ecoeco.locations.importer import LocationRecord
@@ -61,16 +62,17 @@ async def _check(db: Database, case: Case) -> None:
         LocationRecord("prop", str(i), f"p{i}", la, lo, Kind.OTHER, set(c))
         for i, (la, lo, c) in enumerate(case.points)
     ]
-    await service.store(db, records)
+    await locations_service.store(db, records)
     async with db.engine.connect() as conn:
-        ids = dict((await conn.execute(text("SELECT source_id, id FROM locations"))).all())
+        rows = (await conn.execute(text("SELECT source_id, id FROM locations"))).all()
+        ids: dict[str, int] = {r.source_id: r.id for r in rows}
         # Walk every page through the cursor, as a client would.
         got: list[tuple[int, float]] = []
         after = None
         while True:
-            page = await repository.nearest(
+            page = await locations_repository.nearest(
                 conn,
-                repository.NearQuery(
+                locations_repository.NearQuery(
                     case.lat, case.lon, case.radius_m, case.limit, mask=_mask(case.wanted), after=after
                 ),
             )
@@ -97,7 +99,7 @@ async def _check(db: Database, case: Case) -> None:
 
 
 def _mask(cats: frozenset[Category]) -> int:
-    return service.category_mask([c.value for c in cats])
+    return locations_service.category_mask([c.value for c in cats])
 
 
 @pytest.mark.slow
