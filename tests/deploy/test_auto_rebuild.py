@@ -13,7 +13,7 @@ SCRIPT = ROOT / "scripts" / "auto-rebuild.sh"
 def run(*args: str, path: str | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PATH": path} if path is not None else None
     return subprocess.run(
-        ["bash", str(SCRIPT), *args], capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL
+        ["/bin/bash", str(SCRIPT), *args], capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL
     )
 
 
