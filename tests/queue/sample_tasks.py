@@ -70,3 +70,18 @@ async def hold(ctx: TaskContext, *, ref: str) -> None:
     await ctx.backends.cache.incr(f"runs:{ref}", ttl=600)
     while await ctx.backends.cache.get(f"release:{ref}") is None:  # noqa: ASYNC110 - another process sets it
         await asyncio.sleep(0.05)
+
+
+@task("ai.testing.record")
+async def record_ai(ctx: TaskContext, *, ref: str) -> None:
+    await _record(ctx, ref)
+
+
+async def effects_like(db: Database, prefix: str) -> dict[str, int]:
+    """Effect count per key for every key starting with ``prefix``."""
+    async with db.engine.connect() as conn:
+        rows = await conn.execute(
+            text("SELECT key, count(*) FROM queue_test_effects WHERE key LIKE :p GROUP BY key"),
+            {"p": prefix + "%"},
+        )
+    return {str(k): int(n) for k, n in rows.all()}

@@ -81,7 +81,7 @@ async def queue_stats(session: AsyncSession, start: dt.datetime, end: dt.datetim
                 .where(TaskRun.finished_at >= start, TaskRun.finished_at < end)
                 .group_by(TaskRun.outcome)
             )
-        ).tuples()
+        ).all()
     )
     return {
         "queue.tasks_enqueued": int(enqueued or 0),
