@@ -23,7 +23,7 @@ from types import MappingProxyType
 
 from ecoeco.recycling.loader import DATA_DIR, Catalogue, KnowledgeBaseError, load_catalogue, region_path
 from ecoeco.recycling.model import Item, Major, Middle, NotAcceptedRule, Tag, Target, Text
-from ecoeco.recycling.search import CATEGORY_WEIGHT, MAX_QUERY_LENGTH, Key, SearchIndex, parse_query
+from ecoeco.recycling.search import CATEGORY_WEIGHT, MAX_QUERY_LENGTH, Entry, Key, SearchIndex, parse_query
 
 __all__ = [
     "MAX_QUERY_LENGTH",
@@ -66,14 +66,22 @@ class KnowledgeBase:
         self.tags: Mapping[str, Tag] = MappingProxyType(catalogue.tags)
         self._tag_order = {tag_id: n for n, tag_id in enumerate(self.tags)}
         self._item_list = list(self.items.values())
-        self.index = SearchIndex([self._keys(item) for item in self._item_list])
+        # An item is found by its own names and, weighted down, by its category's (shared per middle).
+        groups = {middle_id: n for n, middle_id in enumerate(self.middles)}
+        self.index = SearchIndex(
+            [
+                Entry(
+                    tuple(Key.of(t) for t in (item.name_ko, item.name_en, *item.synonyms)),
+                    groups[item.middle],
+                )
+                for item in self._item_list
+            ],
+            [self._category_keys(middle) for middle in self.middles.values()],
+        )
 
-    def _keys(self, item: Item) -> tuple[Key, ...]:
-        middle = self.middles[item.middle]
-        major = self.majors[middle.major]
-        own = (item.name_ko, item.name_en, *item.synonyms)
-        category = (middle.name_ko, middle.name_en, *middle.synonyms, *major.synonyms)
-        return tuple(Key.of(t) for t in own) + tuple(Key.of(t, CATEGORY_WEIGHT) for t in category)
+    def _category_keys(self, middle: Middle) -> tuple[Key, ...]:
+        names = (middle.name_ko, middle.name_en, *middle.synonyms, *self.majors[middle.major].synonyms)
+        return tuple(Key.of(name, CATEGORY_WEIGHT) for name in names)
 
     # --- the category tree -------------------------------------------------------------------------
 

@@ -40,14 +40,14 @@ STOPWORDS = frozenset(
     {
         "어떻게", "어떡해", "어디", "어디에", "어디로", "뭐", "무엇", "방법", "법", "버려", "버려요",
         "버리나요", "버리는", "버리기", "버릴", "버릴까요", "버리면", "버리죠", "분리수거", "분리배출",
-        "배출", "배출법", "배출방법", "하나요", "해요", "돼요", "되나요", "알려줘", "알려주세요",
+        "배출", "배출법", "배출방법", "하나요", "해요", "돼요", "되나요", "알려줘", "알려주세요", "버리고",
+        "싶어요", "싶은데", "해야", "되는", "건가요", "궁금해요", "주세요",
         "how", "to", "do", "i", "the", "a", "an", "of", "dispose", "throw", "away", "recycle", "recycling",
         "where", "does", "what", "with", "my", "is", "it", "can", "in",
     }
 )  # fmt: skip
 
 _SEPARATORS = re.compile(r"[\W_]+")
-_ASCII_ALNUM = re.compile(r"[a-z0-9]")
 
 
 def normalize(text: str) -> str:
@@ -73,7 +73,7 @@ def _starts(words: Iterable[str]) -> frozenset[int]:
     offset = 0
     for word in words:
         for i, ch in enumerate(word):
-            if _ASCII_ALNUM.match(ch) and (i == 0 or not _ASCII_ALNUM.match(word[i - 1])):
+            if _latin(ch) and (i == 0 or not _latin(word[i - 1])):
                 starts.add(offset + i)
         offset += len(word)
     return frozenset(starts)
@@ -95,8 +95,17 @@ class Key:
 
 
 @dataclass(frozen=True)
+class Form:
+    """The whole query in compact form; the particle-less form weighs a little less."""
+
+    text: str
+    starts: frozenset[int]
+    weight: float
+
+
+@dataclass(frozen=True)
 class Query:
-    forms: tuple[tuple[str, frozenset[int], float], ...]  # whole-query compact forms with their weight
+    forms: tuple[Form, ...]
     words: tuple[tuple[str, ...], ...]  # each remaining word with its particle-less variant
 
     @property
@@ -115,35 +124,39 @@ def parse_query(text: str) -> Query:
         return Query((), ())
     plain = [w[0] for w in words]
     bare = [w[-1] for w in words]
-    forms = [("".join(plain), _starts(plain), 1.0)]
+    forms = [Form("".join(plain), _starts(plain), 1.0)]
     if bare != plain:
-        forms.append(("".join(bare), _starts(bare), STRIPPED_WEIGHT))
+        forms.append(Form("".join(bare), _starts(bare), STRIPPED_WEIGHT))
     return Query(tuple(forms), tuple(words))
+
+
+def _latin(text: str) -> bool:
+    return "a" <= text[0] <= "z" or "0" <= text[0] <= "9"  # texts are case-folded
 
 
 def _find(haystack: str, needle: str, starts: frozenset[int]) -> int:
     """First offset of ``needle``, aligned to a word start when it begins with a Latin letter or digit."""
-    aligned = bool(_ASCII_ALNUM.match(needle[0]))
     pos = haystack.find(needle)
-    while pos >= 0 and aligned and pos not in starts:
-        pos = haystack.find(needle, pos + 1)
+    if _latin(needle):
+        while pos >= 0 and pos not in starts:
+            pos = haystack.find(needle, pos + 1)
     return pos
 
 
-def score_key(form: str, form_starts: frozenset[int], key: Key) -> float:
-    k = key.compact
-    if form == k:
+def score_key(form: Form, key: Key) -> float:
+    q, k = form.text, key.compact
+    if q == k:
         return 1.0
     # One character is only ever an exact match ("컵", "캔"); as a substring it matches half the catalogue.
-    if len(form) >= 2 and len(k) > len(form):
-        pos = _find(k, form, key.starts)
+    if len(q) >= 2 and len(k) > len(q):
+        pos = _find(k, q, key.starts)
         if pos == 0:
-            return 0.75 + 0.15 * len(form) / len(k)
+            return 0.75 + 0.15 * len(q) / len(k)
         if pos > 0:
-            return 0.6 + 0.15 * len(form) / len(k)
-    if len(k) >= 2 and len(form) > len(k) and _find(form, k, form_starts) >= 0:
+            return 0.6 + 0.15 * len(q) / len(k)
+    if len(k) >= 2 and len(q) > len(k) and _find(q, k, form.starts) >= 0:
         # The query says more than this key ("투명 생수병 라벨" ⊃ "생수병"): the more it covers, the better.
-        return 0.35 + 0.3 * len(k) / len(form)
+        return 0.35 + 0.3 * len(k) / len(q)
     return 0.0
 
 
@@ -151,27 +164,45 @@ def _covers(variants: tuple[str, ...], key: Key) -> bool:
     return any(v == key.compact or (len(v) >= 2 and _find(key.compact, v, key.starts) >= 0) for v in variants)
 
 
-def score_entry(query: Query, keys: tuple[Key, ...]) -> tuple[float, str]:
-    """Best score over the entry's keys, and the key text that gave it."""
+@dataclass(frozen=True)
+class _Scored:
+    best: float
+    matched: str
+    words: frozenset[int]  # which query words some key contains
+
+
+def _score_keys(query: Query, keys: tuple[Key, ...]) -> _Scored:
     best, matched = 0.0, ""
     for key in keys:
-        for form, starts, weight in query.forms:
-            score = score_key(form, starts, key) * weight * key.weight
+        for form in query.forms:
+            score = score_key(form, key) * form.weight * key.weight
             if score > best:
                 best, matched = score, key.text
+    words: frozenset[int] = frozenset()
     if len(query.words) > 1:
-        # Several words may each name a different key ("투명" in one synonym, "생수병" in another).
-        total = sum(len(w[0]) for w in query.words)
-        found = [w for w in query.words if any(_covers(w, key) for key in keys)]
-        share = sum(len(w[0]) for w in found) / total
-        if found and 0.3 + 0.4 * share > best:
-            best = 0.3 + 0.4 * share
-            matched = " ".join(w[-1] for w in found)
+        words = frozenset(i for i, w in enumerate(query.words) if any(_covers(w, key) for key in keys))
+    return _Scored(best, matched, words)
+
+
+def _combine(query: Query, own: _Scored, shared: _Scored) -> tuple[float, str]:
+    best, matched = (shared.best, shared.matched) if shared.best > own.best else (own.best, own.matched)
+    # Several words may each name a different key ("투명" in one synonym, "생수병" in another).
+    found = sorted(own.words | shared.words)
+    if found:
+        share = sum(len(query.words[i][0]) for i in found) / sum(len(w[0]) for w in query.words)
+        if 0.3 + 0.4 * share > best:
+            best, matched = 0.3 + 0.4 * share, " ".join(query.words[i][-1] for i in found)
     return best, matched
 
 
 def _bigrams(text: str) -> set[str]:
     return {text[i : i + 2] for i in range(len(text) - 1)}
+
+
+@dataclass(frozen=True)
+class Entry:
+    keys: tuple[Key, ...]  # its own names
+    group: int  # index of the keys it shares with its category (scored once per query for all members)
 
 
 @dataclass(frozen=True)
@@ -182,22 +213,28 @@ class Match:
 
 
 class SearchIndex:
-    """Entries in catalogue order, each with its keys; ``search`` returns positions, best first."""
+    """Entries in catalogue order; ``search`` returns their positions, best first."""
 
-    def __init__(self, entries: list[tuple[Key, ...]]) -> None:
+    def __init__(self, entries: list[Entry], groups: list[tuple[Key, ...]]) -> None:
         self.entries = entries
+        self.groups = groups
+        members: dict[int, set[int]] = {}
+        for position, entry in enumerate(entries):
+            members.setdefault(entry.group, set()).add(position)
         self._exact: dict[str, set[int]] = {}
         self._grams: dict[str, set[int]] = {}
-        for position, keys in enumerate(entries):
+        keyed = [(entry.keys, {position}) for position, entry in enumerate(entries)]
+        keyed += [(keys, members.get(group, set())) for group, keys in enumerate(groups)]
+        for keys, positions in keyed:
             for key in keys:
-                self._exact.setdefault(key.compact, set()).add(position)
+                self._exact.setdefault(key.compact, set()).update(positions)
                 for gram in _bigrams(key.compact):
-                    self._grams.setdefault(gram, set()).add(position)
+                    self._grams.setdefault(gram, set()).update(positions)
 
     def _candidates(self, query: Query) -> set[int]:
         # Any match shares a bigram with the query (substrings of length ≥ 2) or equals it (one character).
         found: set[int] = set()
-        texts = [form for form, _, _ in query.forms] + [v for word in query.words for v in word]
+        texts = [form.text for form in query.forms] + [v for word in query.words for v in word]
         for text in texts:
             found |= self._exact.get(text, set())
             for gram in _bigrams(text):
@@ -214,11 +251,15 @@ class SearchIndex:
         if query.is_empty:
             return []
         positions = range(len(self.entries)) if brute_force else sorted(self._candidates(query))
+        shared: dict[int, _Scored] = {}
         matches = []
         for position in positions:
             if accept is not None and not accept(position):
                 continue
-            score, matched = score_entry(query, self.entries[position])
+            entry = self.entries[position]
+            if entry.group not in shared:
+                shared[entry.group] = _score_keys(query, self.groups[entry.group])
+            score, matched = _combine(query, _score_keys(query, entry.keys), shared[entry.group])
             if score >= MIN_SCORE:
                 matches.append(Match(position, round(score, 4), matched))
         matches.sort(key=lambda m: (-m.score, m.position))
