@@ -80,9 +80,11 @@ def test_queries_that_name_nothing_find_nothing(kb: KnowledgeBase, query: str) -
     assert kb.search(query) == []
 
 
-def test_too_long_query_is_refused(kb: KnowledgeBase) -> None:
+def test_too_long_query_or_no_limit_is_refused(kb: KnowledgeBase) -> None:
     with pytest.raises(ValueError, match="longer than"):
         kb.search("가" * (MAX_QUERY_LENGTH + 1))
+    with pytest.raises(ValueError, match="limit"):
+        kb.search("페트병", limit=0)
 
 
 def test_index_ranks_exactly_like_scoring_every_entry(kb: KnowledgeBase) -> None:

@@ -117,6 +117,8 @@ class KnowledgeBase:
         """Items matching ``query``, best first; ``within`` limits them to a major or middle category."""
         if len(query) > MAX_QUERY_LENGTH:
             raise ValueError(f"the query is longer than {MAX_QUERY_LENGTH} characters")
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
         accept = None
         if within is not None:
             members = {item.id for item in self.items_in(within)}
