@@ -118,7 +118,7 @@ def settings(
 
     pg = request.getfixturevalue("postgres_url")
     endpoint = request.getfixturevalue("s3_endpoint")
-    bucket = f"ecoeco-{worker_id_str}-{uuid.uuid4().hex[:8]}".lower()
+    bucket = f"ecoeco-{worker_id_str}-{uuid.uuid4().hex[:8]}".lower().replace("_", "-")
     services.create_bucket(endpoint, bucket)
     prefix = f"test:{uuid.uuid4().hex}:"
     redis = request.getfixturevalue("redis_url")

@@ -15,6 +15,7 @@ import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from PIL import Image
+from pydantic import SecretStr
 
 from ecoeco.app import create_app
 from ecoeco.recycling.knowledge import get_knowledge_base
@@ -33,7 +34,7 @@ def settings_openai(settings: Settings, fake_openai: FakeOpenAI) -> Settings:
         update={
             "vision_backend": "openai",
             "vision_base_url": fake_openai.base_url,
-            "vision_api_key": API_KEY,
+            "vision_api_key": SecretStr(API_KEY),
             "vision_max_retries": 0,
         }
     )

@@ -6,9 +6,10 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response, UploadFile, status
+from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 from fastapi.sse import EventSourceResponse, ServerSentEvent
+from starlette.datastructures import UploadFile
 
 from ecoeco.auth.deps import CurrentUser
 from ecoeco.core.deps import BackendsDep, SessionDep

@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 
 import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ecoeco.db.base import utcnow
 from ecoeco.runtime import Backends
@@ -20,6 +21,7 @@ from ecoeco.waste.rules import (
     classifier,
     compose_result,
     knowledge_base,
+    resolve,
     taxonomy,
     verdict_for_question,
 )
@@ -52,7 +54,9 @@ async def run(backends: Backends, scan_id: uuid.UUID) -> None:
         verdict = verdict_for_question(scan.question or "", fallback=None)
 
     await progress.advance(backends, scan_id, "rules")
-    result = compose_result(knowledge_base(), verdict, lang=scan.lang)
+    kb = knowledge_base()
+    verdict = resolve(kb, verdict)
+    result = compose_result(kb, verdict, lang=scan.lang)
     await progress.advance(backends, scan_id, "answering")
     await progress.advance(
         backends,
@@ -89,18 +93,19 @@ def _verdict(c: Classification) -> Verdict:
     )
 
 
-async def fail(backends: Backends, scan_id: uuid.UUID, exc: BaseException) -> None:
-    """Mark the scan failed with a user-safe reason (called once, when its job is dead-lettered)."""
-    async with backends.db.session() as session:
-        scan = await repository.get_scan(session, scan_id)
+async def fail(backends: Backends, session: AsyncSession, scan_id: uuid.UUID, exc: BaseException) -> None:
+    """Mark the scan failed with a user-safe reason, in the dead-letter record's own transaction."""
+    scan = await repository.get_scan(session, scan_id)
     if scan is None:
         return
-    code = "vision-unavailable" if isinstance(exc, VisionError) else "analysis-failed"
+    vision = isinstance(exc, VisionError) or isinstance(exc.__cause__, VisionError)
+    code = "vision-unavailable" if vision else "analysis-failed"
     message = FAILED_MESSAGE.get(scan.lang, FAILED_MESSAGE["ko"])
     await progress.advance(
         backends,
         scan_id,
         "failed",
+        session=session,
         data={"error": {"code": code, "message": message}},
         error_code=code,
         error_message=message,

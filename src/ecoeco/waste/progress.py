@@ -11,6 +11,7 @@ import uuid
 from typing import Any
 
 from sqlalchemy import CursorResult, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ecoeco.cache import Cache
 from ecoeco.db.base import utcnow
@@ -43,23 +44,38 @@ async def advance(
     stage: str,
     *,
     data: dict[str, Any] | None = None,
+    session: AsyncSession | None = None,
     **values: Any,
 ) -> bool:
-    """Move the scan forward to ``stage`` (and set ``values``); False if it is already there or beyond."""
-    status = stage if stage in TERMINAL else "processing"
-    earlier = [s for s in STAGES if _RANK[s] < _RANK[stage] and s not in TERMINAL]
-    async with backends.db.session() as session:
-        result: CursorResult[Any] = await session.execute(  # type: ignore[assignment]
-            update(Scan)
-            .where(Scan.id == scan_id, Scan.stage.in_(earlier))
-            .values(stage=stage, status=status, progress=STAGES[stage], updated_at=utcnow(), **values)
-        )
-        if result.rowcount != 1:
-            return False
-        payload = {"stage": stage, "progress": STAGES[stage], **(data or {})}
-        seq = await repository.append_event(session, scan_id, _event_type(stage), payload)
+    """Move the scan forward to ``stage`` (and set ``values``); False if it is already there or beyond.
+
+    With ``session`` the change joins that transaction (and streams see it once it commits);
+    otherwise it commits on its own and wakes the streams at once.
+    """
+    if session is not None:
+        return await _advance(session, scan_id, stage, data, values) is not None
+    async with backends.db.session() as own:
+        seq = await _advance(own, scan_id, stage, data, values)
+    if seq is None:
+        return False
     await notify(backends.cache, scan_id, seq)
     return True
+
+
+async def _advance(
+    session: AsyncSession, scan_id: uuid.UUID, stage: str, data: dict[str, Any] | None, values: dict[str, Any]
+) -> int | None:
+    status = stage if stage in TERMINAL else "processing"
+    earlier = [s for s in STAGES if _RANK[s] < _RANK[stage] and s not in TERMINAL]
+    result: CursorResult[Any] = await session.execute(  # type: ignore[assignment]
+        update(Scan)
+        .where(Scan.id == scan_id, Scan.stage.in_(earlier))
+        .values(stage=stage, status=status, progress=STAGES[stage], updated_at=utcnow(), **values)
+    )
+    if result.rowcount != 1:
+        return None
+    payload = {"stage": stage, "progress": STAGES[stage], **(data or {})}
+    return await repository.append_event(session, scan_id, _event_type(stage), payload)
 
 
 async def notify(cache: Cache, scan_id: uuid.UUID, seq: int) -> None:

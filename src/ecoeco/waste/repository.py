@@ -31,14 +31,33 @@ async def get_upload(
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def expired_uploads(session: AsyncSession, *, before: datetime, limit: int) -> list[Upload]:
+async def finished_uploads(session: AsyncSession, *, expired_before: datetime, limit: int) -> list[Upload]:
+    """Uploads whose raw object is no longer needed: turned into a scan, or never used and expired."""
     stmt = (
         select(Upload)
-        .where(Upload.expires_at < before, Upload.status != "consumed")
+        .where(or_(Upload.status == "consumed", Upload.expires_at < expired_before))
         .order_by(Upload.expires_at)
         .limit(limit)
     )
     return list((await session.execute(stmt)).scalars())
+
+
+async def daily_counts(session: AsyncSession, start: datetime, end: datetime) -> dict[str, int]:
+    in_day = (Scan.created_at >= start) & (Scan.created_at < end)
+    by_status = dict(
+        (
+            await session.execute(select(Scan.status, func.count()).where(in_day).group_by(Scan.status))
+        ).tuples()
+    )
+    hits = await session.scalar(
+        select(func.count()).select_from(Scan).where(in_day, Scan.cache_hit.is_(True))
+    )
+    return {
+        "waste.scans_created": sum(int(n) for n in by_status.values()),
+        "waste.scans_done": int(by_status.get("done", 0)),
+        "waste.scans_failed": int(by_status.get("failed", 0)),
+        "waste.cache_hits": int(hits or 0),
+    }
 
 
 async def delete_upload(session: AsyncSession, upload_id: uuid.UUID) -> None:

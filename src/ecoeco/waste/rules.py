@@ -7,7 +7,7 @@ knowledge base so the facts never depend on a model's wording.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
@@ -81,26 +81,32 @@ def verdict_for_question(question: str, *, fallback: Verdict | None) -> Verdict:
     )
 
 
+def resolve(kb: KnowledgeBase, verdict: Verdict) -> Verdict:
+    """Pin the verdict to the most specific rule the knowledge base has for it (or mark it unsure)."""
+    if verdict.unsure:
+        return verdict
+    target = kb.items.get(verdict.item_id or "") or kb.resolve(verdict.middle, verdict.item_hint)
+    if target is None:
+        return replace(verdict, unsure=True)
+    major, middle = kb.category_of(target)
+    item_id = target.id if isinstance(target, Item) else None
+    return replace(verdict, major=major.id, middle=middle.id, item_id=item_id)
+
+
 def compose_result(kb: KnowledgeBase, verdict: Verdict, *, lang: str) -> dict[str, Any]:
+    """The stored result of a scan for a resolved verdict (see :func:`resolve`)."""
     language: Lang = "en" if lang == "en" else "ko"
     target: Item | Middle | None = None
-    if verdict.item_id in kb.items:
-        target = kb.items[verdict.item_id or ""]
-    elif not verdict.unsure:
-        target = kb.resolve(verdict.middle, verdict.item_hint)
+    if not verdict.unsure:
+        target = kb.items.get(verdict.item_id or "") or kb.middles.get(verdict.middle or "")
     base: dict[str, Any] = {
         "confidence": round(verdict.confidence, 4),
         "model": verdict.model,
         "tags": list(verdict.tags),
     }
     if target is None:
-        return {
-            **base,
-            "unsure": True,
-            "title": None,
-            "reply": verdict.reason if verdict.reason and language == "en" else UNSURE_REPLY[language],
-            "answer": None,
-        }
+        reply = verdict.reason if verdict.reason and language == "en" else UNSURE_REPLY[language]
+        return {**base, "unsure": True, "title": None, "reply": reply, "answer": None}
     answer = compose_answer(kb, target=target, tags=list(verdict.tags), lang=language)
     return {
         **base,

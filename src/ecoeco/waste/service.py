@@ -33,7 +33,7 @@ from ecoeco.storage.base import S3Storage
 from ecoeco.waste import progress, repository, uploads
 from ecoeco.waste.images import ImageLimits, PreparedImage, hamming
 from ecoeco.waste.models import ConfirmedImage, Feedback, Scan, Upload
-from ecoeco.waste.rules import Verdict, compose_result, knowledge_base
+from ecoeco.waste.rules import Verdict, compose_result, knowledge_base, resolve
 from ecoeco.waste.schemas import (
     CategoryCount,
     FeedbackCreate,
@@ -280,7 +280,9 @@ async def _answer_from_cache(session: AsyncSession, scan: Scan, prepared: Prepar
             confidence=1.0,
             model="confirmed-cache",
         )
-        result = compose_result(knowledge_base(), verdict, lang=scan.lang)
+        kb = knowledge_base()
+        verdict = resolve(kb, verdict)
+        result = compose_result(kb, verdict, lang=scan.lang)
         scan.result = result
         scan.major, scan.middle, scan.item_id = verdict.major, verdict.middle, verdict.item_id
         scan.cache_hit = True

@@ -1,21 +1,26 @@
-"""Queue work of the waste domain: the scan pipeline on q.ai, image erasure and clean-up."""
+"""Queue work of the waste domain: the scan pipeline on q.ai, image erasure, and what it plugs into the
+scheduled jobs (daily numbers, the 03:00 image clean-up)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
 import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from ecoeco.db.base import utcnow
 from ecoeco.queue import PermanentError, TaskContext, task
+from ecoeco.queue.jobs import image_cleanup, stats_provider
 from ecoeco.storage import ObjectNotFound
 from ecoeco.vision.base import VisionPermanentError
-from ecoeco.waste import pipeline
+from ecoeco.waste import pipeline, repository
 
 log = structlog.get_logger(__name__)
 
 
 async def _mark_failed(ctx: TaskContext, exc: BaseException) -> None:
-    await pipeline.fail(ctx.backends, uuid.UUID(ctx.kwargs["scan_id"]), exc)
+    await pipeline.fail(ctx.backends, ctx.session, uuid.UUID(ctx.kwargs["scan_id"]), exc)
 
 
 @task("ai.waste.analyze", max_retries=3, on_dead_letter=_mark_failed)
@@ -33,3 +38,27 @@ async def delete_images(ctx: TaskContext, *, keys: list[str]) -> None:
     for key in keys:
         await ctx.backends.storage.delete(key)
     log.info("images_deleted", count=len(keys))
+
+
+CLEANUP_BATCH = 500
+
+
+@stats_provider
+async def scan_numbers(session: AsyncSession, start: dt.datetime, end: dt.datetime) -> dict[str, int]:
+    return await repository.daily_counts(session, start, end)
+
+
+@image_cleanup
+async def drop_finished_uploads(ctx: TaskContext) -> int:
+    """Delete raw uploads that became scans (their re-encoded copy is kept) or expired unused."""
+    deleted = 0
+    while True:
+        async with ctx.backends.db.session() as session:
+            batch = await repository.finished_uploads(session, expired_before=utcnow(), limit=CLEANUP_BATCH)
+            for upload in batch:
+                # Object first, then the row: a crash in between leaves a row the next run retries.
+                await ctx.backends.storage.delete(upload.object_key)
+                await repository.delete_upload(session, upload.id)
+        deleted += len(batch)
+        if len(batch) < CLEANUP_BATCH:
+            return deleted
