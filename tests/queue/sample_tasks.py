@@ -26,10 +26,11 @@ async def effects(db: Database, key: str) -> int:
     return int(count or 0)
 
 
+EFFECT_INSERT = text("INSERT INTO queue_test_effects (key, task_id) VALUES (:k, :t)")
+
+
 async def _record(ctx: TaskContext, key: str) -> None:
-    await ctx.session.execute(
-        text("INSERT INTO queue_test_effects (key, task_id) VALUES (:k, :t)"), {"k": key, "t": ctx.task_id}
-    )
+    await ctx.session.execute(EFFECT_INSERT, {"k": key, "t": ctx.task_id})
 
 
 @task("batch.testing.record")

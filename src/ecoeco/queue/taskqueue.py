@@ -89,8 +89,12 @@ class TaskQueue:
         metrics.OUTBOX_PENDING.set(count or 0)
         return int(count or 0)
 
-    async def aclose(self) -> None:
+    async def flush(self, within_s: float = 60.0) -> None:
+        """Wait for the publishes started by recent commits."""
         if self._background:
-            await asyncio.wait(self._background, timeout=5)
+            await asyncio.wait(self._background, timeout=within_s)
+
+    async def aclose(self) -> None:
+        await self.flush(within_s=5)
         if self._celery is not None:
             self._celery.close()
