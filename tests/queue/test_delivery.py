@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -68,7 +69,8 @@ def test_declare_reports_drift_instead_of_crashing(
     settings: Settings, scratch_vhost: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with Connection(scratch_vhost) as conn:
-        conn.default_channel.queue_declare(
+        channel: Any = conn.default_channel
+        channel.queue_declare(
             "q.ai",
             durable=True,
             auto_delete=False,
