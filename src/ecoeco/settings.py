@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     # Request limits.
     max_body_bytes: int = 25 * 1024 * 1024
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Dependencies whose outage leaves /readyz at 200 ("degraded"), e.g. `broker` for the sync APIs:
+    # their writes wait in the outbox, so taking them out of the load balancer would only hurt.
+    ready_optional: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     # --- auth: sign-in, tokens, sessions (owned by ecoeco.auth; lists are JSON arrays) ----------
     # Access tokens are short so a stolen one is of little use and revocation lists stay small;
@@ -127,18 +130,14 @@ class Settings(BaseSettings):
     queue_task_modules: str = ""
     # --- end of queue ------------------------------------------------------------------------------
 
-    # --- queue: task queue, workers, scheduler (owned by ecoeco.queue) ----------------------------
-    # Extra modules defining @task functions, comma-separated; every package's tasks.py is found anyway.
-    queue_task_modules: str = ""
-    # --- end of queue ------------------------------------------------------------------------------
-
     @model_validator(mode="before")
     @classmethod
     def _split_lists(cls, data: object) -> object:
         if isinstance(data, dict):
-            origins = data.get("cors_origins")
-            if isinstance(origins, str):
-                data["cors_origins"] = [o.strip() for o in origins.split(",") if o.strip()]
+            for name in ("cors_origins", "ready_optional"):
+                value = data.get(name)
+                if isinstance(value, str):
+                    data[name] = [v.strip() for v in value.split(",") if v.strip()]
         return data
 
     @property

@@ -82,3 +82,25 @@ async def test_openapi_and_docs_are_served(client: httpx.AsyncClient) -> None:
     spec = (await client.get("/openapi.json")).json()
     assert spec["info"]["title"] == "ecoeco"
     assert (await client.get("/docs")).status_code == 200
+
+
+@pytest.mark.distributed_only
+async def test_an_optional_dependency_only_degrades_readiness(settings: Settings) -> None:
+    # The sync APIs run with ECOECO_READY_OPTIONAL=broker: a broker outage must not take them out of
+    # the load balancer (their tasks wait in the outbox), but a database outage still does.
+    dead = settings.model_copy(
+        update={"broker_url": "amqp://guest:guest@127.0.0.1:1/", "ready_optional": ["broker"]}
+    )
+    application = create_app(dead)
+    async with LifespanManager(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+            ready = await c.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["status"] == "degraded"
+    assert ready.json()["degraded"] == ["broker"]
+
+
+def test_ready_optional_reads_a_comma_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ECOECO_READY_OPTIONAL", "broker, storage")
+    assert Settings(_env_file=None).ready_optional == ["broker", "storage"]

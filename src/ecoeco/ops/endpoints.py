@@ -22,8 +22,10 @@ async def readyz(request: Request) -> JSONResponse:
     probes = await backends.probe()
     checks = {p.name: p.as_dict() for p in probes}
     failed = [p.name for p in probes if not p.ok]
-    if not failed:
-        return JSONResponse({"status": "ready", "checks": checks})
+    optional = set(backends.settings.ready_optional)
+    if all(name in optional for name in failed):
+        status = "degraded" if failed else "ready"
+        return JSONResponse({"status": status, "degraded": failed, "checks": checks})
     return JSONResponse(
         {
             "type": TYPE_BASE + "dependency-unavailable",
