@@ -26,19 +26,25 @@ async def _session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-BackendsDep = Annotated[Backends, Depends(get_backends)]
+# Dependencies are ``async def`` on purpose: FastAPI runs plain ``def`` dependencies in a thread
+# pool, and that hop costs more than everything else an authenticated cached read does.
+async def _backends(request: Request) -> Backends:
+    return get_backends(request)
+
+
+BackendsDep = Annotated[Backends, Depends(_backends)]
 SessionDep = Annotated[AsyncSession, Depends(_session, scope="function")]
 
 
-def _settings(request: Request) -> Settings:
+async def _settings(request: Request) -> Settings:
     return get_backends(request).settings
 
 
-def _cache(request: Request) -> Cache:
+async def _cache(request: Request) -> Cache:
     return get_backends(request).cache
 
 
-def _storage(request: Request) -> Storage:
+async def _storage(request: Request) -> Storage:
     return get_backends(request).storage
 
 
