@@ -8,6 +8,7 @@ PACKAGES=(
   rabbitmq-server
   prometheus  # promtool: checks and unit-tests deploy/ alert rules (make deploy-check)
   python3-apt  # ansible's apt module in the check-mode run of deploy/ansible (make deploy-check)
+  hey  # load generator of benchmarks/bench_auth.py
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

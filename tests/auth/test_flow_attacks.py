@@ -4,9 +4,11 @@ signs nobody in."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from ecoeco.settings import Settings
 from tests.auth.flows import consent, mobile_sign_in, path_of, query_of, start_mobile, web_start
@@ -121,7 +123,7 @@ async def test_web_callback_from_another_browser_is_refused(
 
 
 @pytest.fixture
-async def app_client_pair(app):  # type: ignore[no-untyped-def]
+async def app_client_pair(app: FastAPI) -> AsyncIterator[tuple[httpx.AsyncClient, httpx.AsyncClient]]:
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with (
         httpx.AsyncClient(transport=transport, base_url="https://testserver") as one,

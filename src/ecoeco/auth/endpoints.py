@@ -39,7 +39,7 @@ NO_STORE = {"Cache-Control": "no-store"}
 _ERROR_CODE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
-def _runtime(backends: BackendsDep) -> AuthRuntime:
+async def _runtime(backends: BackendsDep) -> AuthRuntime:
     return auth_runtime(backends)
 
 

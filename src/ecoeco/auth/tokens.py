@@ -6,13 +6,17 @@ ring (never from the token), explicit ``typ``, and ``iss``/``aud``/``exp``/``nbf
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
+import json
 import secrets
 import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import jwt
 
@@ -23,6 +27,10 @@ ACCESS_TOKEN_TYPE = "at+jwt"  # noqa: S105 - the RFC 9068 media type, not a secr
 # Clock skew tolerated between our replicas and the services that verify our tokens.
 LEEWAY_S = 5
 _REQUIRED_CLAIMS = ["iss", "aud", "sub", "exp", "nbf", "iat", "jti", "sid"]
+# Verified tokens remembered per process: a phone sends the same token for minutes, and a cache
+# hit skips parsing and the signature check. Time limits are re-checked on every hit; revocation
+# is not cached (see ecoeco.auth.revocation). Bounded so a flood of distinct tokens cannot grow it.
+VERIFIED_CACHE_SIZE = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,12 +48,25 @@ def _invalid(detail: str, code: str = "invalid-token") -> Unauthorized:
     return Unauthorized(detail, code=code, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
 
 
+def _header(token: str) -> dict[str, Any]:
+    """The JOSE header, read only to pick the key; PyJWT then verifies the whole token."""
+    segment = token.split(".", 1)[0]
+    try:
+        header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    except (ValueError, binascii.Error) as exc:
+        raise _invalid("The access token is malformed.") from exc
+    if not isinstance(header, dict):
+        raise _invalid("The access token is malformed.")
+    return header
+
+
 class TokenService:
     def __init__(self, keys: KeyRing, *, issuer: str, audience: str, ttl_s: int) -> None:
         self.keys = keys
         self.issuer = issuer
         self.audience = audience
         self.ttl_s = ttl_s
+        self._verified: OrderedDict[str, tuple[Principal, int]] = OrderedDict()
 
     def issue(self, user_id: uuid.UUID, session_id: uuid.UUID) -> tuple[str, int]:
         """Return a signed access token and its lifetime in seconds."""
@@ -67,10 +88,21 @@ class TokenService:
         return token, self.ttl_s
 
     def verify(self, token: str) -> Principal:
-        try:
-            header = jwt.get_unverified_header(token)
-        except jwt.InvalidTokenError as exc:
-            raise _invalid("The access token is malformed.") from exc
+        hit = self._verified.get(token)
+        if hit is not None:
+            principal, not_before = hit
+            now = time.time()
+            if not_before - LEEWAY_S <= now < principal.expires_at + LEEWAY_S:
+                return principal
+            del self._verified[token]
+        principal, not_before = self._verify(token)
+        self._verified[token] = (principal, not_before)
+        if len(self._verified) > VERIFIED_CACHE_SIZE:
+            self._verified.popitem(last=False)
+        return principal
+
+    def _verify(self, token: str) -> tuple[Principal, int]:
+        header = _header(token)
         if header.get("alg") != ALGORITHM:
             raise _invalid("The access token's algorithm is not accepted.")
         if header.get("typ") != ACCESS_TOKEN_TYPE:
@@ -88,12 +120,13 @@ class TokenService:
                 leeway=LEEWAY_S,
                 options={"require": _REQUIRED_CLAIMS},
             )
-            return Principal(
+            principal = Principal(
                 user_id=uuid.UUID(claims["sub"]),
                 session_id=uuid.UUID(claims["sid"]),
                 token_id=str(claims["jti"]),
                 expires_at=int(claims["exp"]),
             )
+            return principal, int(claims["nbf"])
         except jwt.ExpiredSignatureError as exc:
             raise _invalid("The access token has expired.", "token-expired") from exc
         except jwt.ImmatureSignatureError as exc:

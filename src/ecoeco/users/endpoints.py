@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from ecoeco.auth.deps import CurrentUser
-from ecoeco.core.deps import CacheDep, SessionDep, SettingsDep
+from ecoeco.core.deps import BackendsDep, CacheDep, SessionDep, SettingsDep
 from ecoeco.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 from ecoeco.users import service
 from ecoeco.users.schemas import UserOut, UserPatch
@@ -18,8 +18,9 @@ router = APIRouter(prefix="/users", tags=["users"])
 
 
 @router.get("/me", response_model=UserOut, summary="My profile")
-async def get_me(principal: CurrentUser, db: SessionDep, cache: CacheDep, settings: SettingsDep) -> UserOut:
-    return await service.get_profile(db, cache, settings, principal.user_id)
+async def get_me(principal: CurrentUser, backends: BackendsDep) -> Response:
+    body = await service.profile_json(backends, principal.user_id)
+    return Response(body, media_type="application/json")
 
 
 @router.patch("/me", response_model=UserOut, summary="Change my profile (nickname)")

@@ -1,0 +1,163 @@
+"""Authenticated ``GET /api/v1/users/me`` throughput vs a bare FastAPI hello-world.
+
+Both apps run in the same way (one uvicorn worker on 127.0.0.1, same flags) and are loaded by the
+same tool (``hey``, fixed concurrency, fixed duration) in this run; we print the ratio. The ecoeco
+app is measured on the embedded backends and, when PostgreSQL and Redis answer on localhost, on the
+distributed ones. Goal: ratio >= 0.5.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+from fastapi import FastAPI
+from tests.support import services
+from tests.support.auth import sign_in
+
+from ecoeco.app import create_app
+from ecoeco.db.engine import Database
+from ecoeco.db.migrate import upgrade
+from ecoeco.settings import Settings
+
+DURATION_S = 6
+WARMUP_S = 2
+CONCURRENCY = 32
+
+
+def hello_app() -> FastAPI:
+    app = FastAPI()
+
+    @app.get("/hello")
+    async def hello() -> dict[str, str]:
+        return {"message": "hello"}
+
+    return app
+
+
+def ecoeco_app() -> FastAPI:
+    return create_app(Settings())  # configured by the ECOECO_* variables set for the server process
+
+
+@contextmanager
+def serve(factory: str, env: dict[str, str]) -> Iterator[str]:
+    port = services.free_port()
+    command = f"-m uvicorn benchmarks.bench_auth:{factory} --factory --host 127.0.0.1 --port {port}"
+    proc = subprocess.Popen(
+        [sys.executable, *command.split(), "--workers", "1", "--log-level", "warning", "--no-access-log"],
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        services.wait_for_port(port, timeout=30)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+
+
+def hey(url: str, *, seconds: int, headers: dict[str, str] | None = None) -> tuple[float, dict[str, int]]:
+    args = ["hey", "-z", f"{seconds}s", "-c", str(CONCURRENCY)]
+    for name, value in (headers or {}).items():
+        args += ["-H", f"{name}: {value}"]
+    out = subprocess.run(
+        [*args, url], capture_output=True, text=True, check=True, timeout=seconds + 60
+    ).stdout
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    codes = {m[0]: int(m[1]) for m in re.findall(r"\[(\d{3})\]\s+(\d+) responses", out)}
+    if rps is None:
+        raise RuntimeError(f"unexpected hey output:\n{out}")
+    return float(rps.group(1)), codes
+
+
+def measure(url: str, headers: dict[str, str] | None = None) -> float:
+    hey(url, seconds=WARMUP_S, headers=headers)
+    rps, codes = hey(url, seconds=DURATION_S, headers=headers)
+    if set(codes) != {"200"}:
+        raise RuntimeError(f"{url}: non-200 answers {codes}")
+    return rps
+
+
+async def _signed_in_headers(base_url: str) -> dict[str, str]:
+    async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+        return (await sign_in(client, name="bench")).headers
+
+
+def migrate(env: dict[str, str]) -> None:
+    settings = Settings(**{k.removeprefix("ECOECO_").lower(): v for k, v in env.items()})  # type: ignore[arg-type]
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.database_dsn)
+
+    async def run() -> None:
+        try:
+            await upgrade(db)
+        finally:
+            await db.dispose()
+
+    asyncio.run(run())
+
+
+def measure_ecoeco(env: dict[str, str]) -> tuple[float, float, float]:
+    """req/s of the app's /healthz, of /api/v1/auth/jwks (routed, no auth), of GET /api/v1/users/me."""
+    migrate(env)
+    with serve("ecoeco_app", env) as base:
+        headers = asyncio.run(_signed_in_headers(base))
+        return (
+            measure(f"{base}/healthz"),
+            measure(f"{base}/api/v1/auth/jwks"),
+            measure(f"{base}/api/v1/users/me", headers),
+        )
+
+
+def distributed_env(data_dir: Path) -> tuple[dict[str, str], str] | None:
+    name = f"ecoeco_bench_{uuid.uuid4().hex[:8]}"
+    try:
+        url = services.create_postgres_database(name)
+        services.check_redis()
+    except Exception as exc:  # no local services: report the embedded figure only
+        print(f"  distributed backends unavailable ({type(exc).__name__}); skipped")
+        return None
+    return {
+        "ECOECO_DATA_DIR": str(data_dir),
+        "ECOECO_DATABASE_URL": url,
+        "ECOECO_REDIS_URL": services.REDIS_URL,
+        "ECOECO_REDIS_PREFIX": f"bench:{uuid.uuid4().hex}:",
+    }, name
+
+
+def main() -> None:
+    if shutil.which("hey") is None:
+        raise SystemExit("hey is not installed (scripts/install-system-packages.sh installs it)")
+    common = {"ECOECO_ENV": "test", "ECOECO_LOG_JSON": "true"}
+    with tempfile.TemporaryDirectory(prefix="ecoeco-bench-") as tmp:
+        with serve("hello_app", common) as base:
+            baseline = measure(f"{base}/hello")
+        print(f"  hello-world FastAPI      {baseline:9.0f} req/s  (1 uvicorn worker, hey -c {CONCURRENCY})")
+
+        floor, routed, embedded = measure_ecoeco({**common, "ECOECO_DATA_DIR": str(Path(tmp) / "embedded")})
+        # References inside the same app: /healthz costs its middleware, logging and metrics alone;
+        # /api/v1/auth/jwks adds the versioned API's routing but no authentication.
+        print(f"  ecoeco GET /healthz      {floor:9.0f} req/s  ratio {floor / baseline:.2f}")
+        print(f"  ecoeco GET /auth/jwks    {routed:9.0f} req/s  ratio {routed / baseline:.2f}")
+        print(f"  GET /users/me embedded   {embedded:9.0f} req/s  ratio {embedded / baseline:.2f}")
+
+        found = distributed_env(Path(tmp) / "distributed")
+        if found is not None:
+            env, db_name = found
+            try:
+                *_, distributed = measure_ecoeco({**common, **env})
+            finally:
+                services.flush_redis_prefix(services.REDIS_URL, env["ECOECO_REDIS_PREFIX"])
+                services.drop_postgres_database(db_name)
+            print(f"  GET /users/me distributed{distributed:9.0f} req/s  ratio {distributed / baseline:.2f}")
