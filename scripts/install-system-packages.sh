@@ -9,6 +9,7 @@ PACKAGES=(
   prometheus  # promtool: checks and unit-tests deploy/ alert rules (make deploy-check)
   python3-apt  # ansible's apt module in the check-mode run of deploy/ansible (make deploy-check)
   hey  # load generator of benchmarks/bench_auth.py
+  wrk  # load generator of benchmarks/bench_locations.py (a Lua script varies the query points)
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
