@@ -44,11 +44,8 @@ async def finished_uploads(session: AsyncSession, *, expired_before: datetime, l
 
 async def daily_counts(session: AsyncSession, start: datetime, end: datetime) -> dict[str, int]:
     in_day = (Scan.created_at >= start) & (Scan.created_at < end)
-    by_status = dict(
-        (
-            await session.execute(select(Scan.status, func.count()).where(in_day).group_by(Scan.status))
-        ).tuples()
-    )
+    rows = await session.execute(select(Scan.status, func.count()).where(in_day).group_by(Scan.status))
+    by_status = {status: int(n) for status, n in rows}
     hits = await session.scalar(
         select(func.count()).select_from(Scan).where(in_day, Scan.cache_hit.is_(True))
     )
