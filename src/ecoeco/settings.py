@@ -33,7 +33,7 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./var")
     public_url: str = "http://127.0.0.1:8000"
     log_level: str = "INFO"
-    log_json: bool = True
+    log_json: bool | None = None  # None: JSON unless writing to a terminal
 
     # Backends: unset means the embedded implementation.
     database_url: str | None = None

@@ -1,5 +1,8 @@
 """Structured logging (structlog). JSON lines in production, readable lines on a terminal.
 
+Our own log calls take structlog's native path straight to the stream (no stdlib ``logging`` hop on
+the request path: the access log runs once per request). Records from libraries that use ``logging``
+(uvicorn, SQLAlchemy, Celery) are rendered by the same processors, so every line looks alike.
 Anything that looks like a credential is redacted before it is rendered, whoever logged it.
 """
 
@@ -9,7 +12,7 @@ import logging
 import re
 import sys
 from collections.abc import MutableMapping
-from typing import Any
+from typing import Any, TextIO
 
 import structlog
 
@@ -27,29 +30,32 @@ def redact(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> Mutab
     return event
 
 
-def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
+def configure_logging(level: str = "INFO", *, json: bool | None = None, stream: TextIO | None = None) -> None:
+    """``json=None`` picks JSON unless the stream is a terminal."""
+    out = stream or sys.stderr
+    as_json = not out.isatty() if json is None else json
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
-        structlog.stdlib.add_log_level,
-        structlog.stdlib.add_logger_name,
+        structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         redact,
     ]
     renderer: Any = (
         structlog.processors.JSONRenderer(ensure_ascii=False)
-        if json
-        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+        if as_json
+        else structlog.dev.ConsoleRenderer(colors=out.isatty())
     )
+    numeric = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
     structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
-        logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.stdlib.BoundLogger,
+        processors=[*shared, structlog.processors.format_exc_info, renderer],
+        wrapper_class=structlog.make_filtering_bound_logger(numeric),
+        logger_factory=structlog.WriteLoggerFactory(file=out),
         cache_logger_on_first_use=True,
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(out)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
-            foreign_pre_chain=shared,
+            foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                 structlog.processors.format_exc_info,
@@ -59,6 +65,6 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
     )
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(level.upper())
+    root.setLevel(numeric)
     # Our middleware writes one access line per request; uvicorn's own would duplicate it.
     logging.getLogger("uvicorn.access").disabled = True

@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+import structlog
+
+from ecoeco.observability.logging import REDACTED, configure_logging
+
+
+def _lines(stream: io.StringIO) -> list[dict[str, object]]:
+    return [json.loads(line) for line in stream.getvalue().splitlines() if line.strip()]
+
+
+def test_our_logs_are_json_with_level_and_time() -> None:
+    out = io.StringIO()
+    configure_logging("INFO", json=True, stream=out)
+    structlog.get_logger("t").info("scan_done", scan_id="s-1", 분류="clear_pet")
+    structlog.get_logger("t").debug("hidden")
+    (line,) = _lines(out)
+    assert line["event"] == "scan_done"
+    assert line["level"] == "info"
+    assert line["분류"] == "clear_pet"
+    assert "timestamp" in line
+
+
+def test_credentials_are_redacted_from_ours_and_library_logs() -> None:
+    out = io.StringIO()
+    configure_logging("INFO", json=True, stream=out)
+    structlog.get_logger("t").warning(
+        "login", access_token="eyJ.secret", password="pw", api_key="sk-1", client_secret="s", user="kim"
+    )
+    logging.getLogger("some.library").warning("hello %s", "world", extra={"authorization": "Bearer x"})
+    ours, theirs = _lines(out)
+    for key in ("access_token", "password", "api_key", "client_secret"):
+        assert ours[key] == REDACTED
+    assert ours["user"] == "kim"
+    assert theirs["event"] == "hello world"
+    assert theirs["logger"] == "some.library"
+    assert "eyJ.secret" not in out.getvalue()
+
+
+def test_exceptions_are_rendered_into_the_line() -> None:
+    out = io.StringIO()
+    configure_logging("INFO", json=True, stream=out)
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        structlog.get_logger("t").exception("failed")
+    (line,) = _lines(out)
+    assert "ValueError: boom" in str(line["exception"])
