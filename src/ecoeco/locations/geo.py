@@ -1,8 +1,8 @@
-"""Great-circle geometry shared by the API, the importer and the SQLite search.
+"""Great-circle geometry shared by the API, the importer and both database searches.
 
-Distances are on the sphere of the Earth's mean radius, the same model PostGIS uses for the
-``geography <->`` operator and ``ST_DWithin(..., use_spheroid => false)``, so both backends and a
-brute-force check agree to the millimetre (the ellipsoid would differ by at most 0.5 %).
+Distances are on the sphere of the Earth's mean radius (the ellipsoid would differ by at most 0.5 %).
+Both backends use their index only to find candidates and rank them with :func:`haversine_m`, so they
+return the same distances and order, to the bit.
 """
 
 from __future__ import annotations
@@ -58,3 +58,16 @@ def bbox_around(lat: float, lon: float, radius_m: float) -> BBox:
     # Longitude half-width of a cap on the sphere (not radius / cos(lat), which is too small).
     dlon = math.degrees(math.asin(min(1.0, math.sin(angular) / math.cos(math.radians(lat)))))
     return BBox(south, max(lon - dlon, -180.0), north, min(lon + dlon, 180.0))
+
+
+def planar_reach_deg(lat: float, distance_m: float) -> float:
+    """A planar lon/lat distance (degrees) that every point within ``distance_m`` of ``lat`` is inside.
+
+    With δ the planar distance in radians and c the cosine of the highest latitude either point can
+    have (|lat| + the distance), haversine gives d ≥ R·c·δ·(1 − δ²/24); solving for δ, with margin.
+    Not valid across the antimeridian (Korea is far from it).
+    """
+    angle = distance_m / EARTH_RADIUS_M
+    c = math.cos(min(math.radians(abs(lat)) + angle, math.radians(89.9)))
+    x = angle / c
+    return math.degrees(x * (1 + x * x / 12)) * (1 + 1e-9) + 1e-12

@@ -1,7 +1,7 @@
 """Collection points (recycling-compensation sites, refill shops, drop boxes …).
 
 The spatial index is not part of this metadata because it differs per backend and is owned by the
-migration: on PostgreSQL a generated ``geog geography(Point, 4326)`` column with GiST indexes, on
+migration: on PostgreSQL a generated ``geom geometry(Point, 4326)`` column with a GiST index, on
 SQLite the ``locations_rtree`` R*Tree kept in step by triggers. ``lat``/``lon`` are the source of truth.
 """
 

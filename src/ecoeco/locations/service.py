@@ -177,6 +177,8 @@ async def _nearest_page(
                     return page[: q.limit], True
         if len(found) <= batch:
             return page, False
+        if keep is None:
+            return page, True  # the look-ahead row exists and needs no check
         after = (found[batch - 1].distance_m, found[batch - 1].row.id)
 
 
