@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
 import pytest
@@ -59,3 +60,34 @@ async def test_delete_prefix(cache: Cache) -> None:
     await cache.set("other", "v")
     assert await cache.delete_prefix("grp:") == 5
     assert await cache.get("other") == b"v"
+
+
+async def test_notify_wakes_listeners_of_that_channel_only(cache: Cache) -> None:
+    async with cache.listen("scan:1") as one, cache.listen("scan:2") as two:
+        # Redis delivers through a subscription that starts in the background: notify until it lands.
+        async with asyncio.timeout(10):
+            while not one.is_set():
+                await cache.notify("scan:1")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(one.wait(), 0.2)
+        assert not two.is_set()
+
+
+async def test_notifications_cross_cache_instances(settings: Settings) -> None:
+    # Distributed: the API process listens, a worker process notifies (two clients here).
+    listener = create_cache(settings.redis_url, prefix=settings.redis_prefix)
+    notifier = (
+        listener
+        if settings.redis_url is None
+        else create_cache(settings.redis_url, prefix=settings.redis_prefix)
+    )
+    try:
+        async with listener.listen("scan:x") as changed, asyncio.timeout(10):
+            while not changed.is_set():
+                await notifier.notify("scan:x")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(changed.wait(), 0.2)
+    finally:
+        await listener.close()
+        if notifier is not listener:
+            await notifier.close()

@@ -1,17 +1,45 @@
 """The cache port and its two adapters.
 
 The operations are the small set our features need (single-use state, rate-limit counters,
-deny-lists, result caching); both adapters implement them atomically.
+deny-lists, result caching, change notifications); both adapters implement them atomically.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from abc import ABC, abstractmethod
+from collections import defaultdict
+from collections.abc import AsyncIterator
 from typing import cast
 
 import redis.asyncio as aioredis
+import structlog
+
+log = structlog.get_logger(__name__)
+
+
+class _LocalWaiters:
+    """Wakes the coroutines of this process that wait on a channel."""
+
+    def __init__(self) -> None:
+        self._events: dict[str, set[asyncio.Event]] = defaultdict(set)
+
+    def wake(self, channel: str) -> None:
+        for event in self._events.get(channel, ()):
+            event.set()
+
+    @contextlib.asynccontextmanager
+    async def listen(self, channel: str) -> AsyncIterator[asyncio.Event]:
+        event = asyncio.Event()
+        self._events[channel].add(event)
+        try:
+            yield event
+        finally:
+            self._events[channel].discard(event)
+            if not self._events[channel]:
+                del self._events[channel]
 
 
 class Cache(ABC):
@@ -44,6 +72,14 @@ class Cache(ABC):
     async def delete_prefix(self, prefix: str) -> int: ...
 
     @abstractmethod
+    async def notify(self, channel: str) -> None:
+        """Wake every listener of ``channel``, in any process sharing this cache (best effort)."""
+
+    @abstractmethod
+    def listen(self, channel: str) -> contextlib.AbstractAsyncContextManager[asyncio.Event]:
+        """An event set whenever ``channel`` is notified; clear it before re-checking state."""
+
+    @abstractmethod
     async def ping(self) -> None: ...
 
     @abstractmethod
@@ -58,6 +94,7 @@ class MemoryCache(Cache):
     def __init__(self) -> None:
         self._data: dict[str, tuple[bytes, float | None]] = {}
         self._lock = asyncio.Lock()
+        self._waiters = _LocalWaiters()
 
     def _live(self, key: str) -> tuple[bytes, float | None] | None:
         item = self._data.get(key)
@@ -113,6 +150,12 @@ class MemoryCache(Cache):
             del self._data[k]
         return len(expired)
 
+    async def notify(self, channel: str) -> None:
+        self._waiters.wake(channel)
+
+    def listen(self, channel: str) -> contextlib.AbstractAsyncContextManager[asyncio.Event]:
+        return self._waiters.listen(channel)
+
     async def ping(self) -> None:
         return None
 
@@ -131,10 +174,15 @@ return {v, redis.call('PTTL', KEYS[1])}
 
     def __init__(self, url: str, *, prefix: str = "") -> None:
         self.prefix = prefix
+        self._url = url
         self.client: aioredis.Redis = aioredis.Redis.from_url(
             url, socket_connect_timeout=2, socket_timeout=2, health_check_interval=30
         )
         self._incr = self.client.register_script(self._INCR)
+        self._waiters = _LocalWaiters()
+        # One pattern subscription per process fans notifications out to local waiters, instead of
+        # one Redis connection per listener (an SSE stream each).
+        self._reader: asyncio.Task[None] | None = None
 
     def _k(self, key: str) -> str:
         return self.prefix + key
@@ -166,10 +214,38 @@ return {v, redis.call('PTTL', KEYS[1])}
             deleted += int(await self.client.delete(key))
         return deleted
 
+    async def notify(self, channel: str) -> None:
+        await self.client.publish(self._k("notify:" + channel), b"1")
+
+    def listen(self, channel: str) -> contextlib.AbstractAsyncContextManager[asyncio.Event]:
+        if self._reader is None or self._reader.done():
+            self._reader = asyncio.create_task(self._read_notifications())
+        return self._waiters.listen(channel)
+
+    async def _read_notifications(self) -> None:
+        prefix = self._k("notify:")
+        # Its own client: a subscriber waits on the socket indefinitely, unlike commands (2 s timeout).
+        subscriber = aioredis.Redis.from_url(self._url, socket_connect_timeout=2, health_check_interval=30)
+        while True:
+            try:
+                async with subscriber.pubsub() as pubsub:
+                    await pubsub.psubscribe(prefix + "*")
+                    async for message in pubsub.listen():
+                        if message["type"] == "pmessage":
+                            self._waiters.wake(message["channel"].decode()[len(prefix) :])
+            except (aioredis.ConnectionError, aioredis.TimeoutError, OSError) as exc:
+                # Listeners fall back to re-reading state on their own timer meanwhile.
+                log.warning("cache_notifications_interrupted", error=type(exc).__name__)
+                await asyncio.sleep(1)
+
     async def ping(self) -> None:
         await self.client.ping()
 
     async def close(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
         await self.client.aclose()
 
 

@@ -2,7 +2,7 @@
 
 Each stage change is a compare-and-set on the scan row plus one appended event, in one transaction, so
 a redelivered job that repeats a stage neither moves progress backwards nor duplicates events. After
-commit, a counter in the cache is bumped so SSE streams learn of new events without hammering the DB.
+commit, a notification through the cache (Redis pub/sub when distributed) wakes the SSE streams.
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ TERMINAL = frozenset({"done", "failed"})
 _RANK = {stage: i for i, stage in enumerate(STAGES)}
 
 
-def seq_key(scan_id: uuid.UUID) -> str:
-    return f"waste:scan:{scan_id}:seq"
+def channel(scan_id: uuid.UUID) -> str:
+    return f"waste:scan:{scan_id}"
 
 
 async def advance(
@@ -58,7 +58,7 @@ async def advance(
         seq = await _advance(own, scan_id, stage, data, values)
     if seq is None:
         return False
-    await notify(backends.cache, scan_id, seq)
+    await notify(backends.cache, scan_id)
     return True
 
 
@@ -78,14 +78,8 @@ async def _advance(
     return await repository.append_event(session, scan_id, _event_type(stage), payload)
 
 
-async def notify(cache: Cache, scan_id: uuid.UUID, seq: int) -> None:
-    # Expires long after any client could still be streaming this scan.
-    await cache.set(seq_key(scan_id), str(seq), ttl=3600)
-
-
-async def latest_seq(cache: Cache, scan_id: uuid.UUID) -> int | None:
-    raw = await cache.get(seq_key(scan_id))
-    return int(raw) if raw is not None else None
+async def notify(cache: Cache, scan_id: uuid.UUID) -> None:
+    await cache.notify(channel(scan_id))
 
 
 def _event_type(stage: str) -> str:

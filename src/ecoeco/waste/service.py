@@ -9,6 +9,7 @@ job, enqueued in the same transaction that creates the scan (see ecoeco.waste.ta
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import itertools
 import time
@@ -334,7 +335,7 @@ def _feedback_view(feedback: Feedback) -> FeedbackView:
 
 # --- server-sent events -----------------------------------------------------------------------
 
-SSE_POLL_S = 0.1
+# Streams wake on notifications; they re-read the database anyway after this long, in case one was lost.
 SSE_DB_FALLBACK_S = 1.0
 SSE_HEARTBEAT_S = 15.0
 SSE_MAX_S = 300.0
@@ -357,27 +358,22 @@ async def stream_events(backends: Backends, scan_id: uuid.UUID, *, after: int) -
     """Replay events after ``after``, then follow new ones until the scan ends (or a time cap)."""
     last = after
     started = last_sent = time.monotonic()
-    while time.monotonic() - started < SSE_MAX_S:
-        async with backends.db.session() as session:
-            fresh = await repository.events_after(session, scan_id, last)
-        for event in fresh:
-            last = event.seq
-            last_sent = time.monotonic()
-            yield StreamItem(event.seq, event.type, event.data)
-            if event.type in progress.TERMINAL:
-                return
-        # Wait for the cache counter to move; re-read the DB anyway after a while in case a
-        # notification was lost (e.g. the cache restarted).
-        waited = 0.0
-        while waited < SSE_DB_FALLBACK_S:
-            seq = await progress.latest_seq(backends.cache, scan_id)
-            if seq is not None and seq > last:
-                break
-            await asyncio.sleep(SSE_POLL_S)
-            waited += SSE_POLL_S
-        if time.monotonic() - last_sent > SSE_HEARTBEAT_S:
-            last_sent = time.monotonic()
-            yield StreamItem(None, "heartbeat", {})
+    async with backends.cache.listen(progress.channel(scan_id)) as changed:
+        while time.monotonic() - started < SSE_MAX_S:
+            changed.clear()  # before reading, so a notification during the read is not lost
+            async with backends.db.session() as session:
+                fresh = await repository.events_after(session, scan_id, last)
+            for event in fresh:
+                last = event.seq
+                last_sent = time.monotonic()
+                yield StreamItem(event.seq, event.type, event.data)
+                if event.type in progress.TERMINAL:
+                    return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), SSE_DB_FALLBACK_S)
+            if time.monotonic() - last_sent > SSE_HEARTBEAT_S:
+                last_sent = time.monotonic()
+                yield StreamItem(None, "heartbeat", {})
 
 
 # --- feedback ---------------------------------------------------------------------------------
