@@ -6,6 +6,9 @@ Revises: base_0001
 
 from __future__ import annotations
 
+import uuid
+from datetime import datetime
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -15,18 +18,18 @@ branch_labels = ("waste",)
 depends_on = ("users_0001",)
 
 
-def _timestamps() -> list[sa.Column[sa.DateTime]]:
+def _timestamps() -> list[sa.Column[datetime]]:
     return [
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     ]
 
 
-def _user_fk() -> sa.Column[sa.Uuid[str]]:
+def _user_fk() -> sa.Column[uuid.UUID]:
     return sa.Column("user_id", sa.Uuid(), sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
 
 
-def _scan_fk(*, primary_key: bool = False) -> sa.Column[sa.Uuid[str]]:
+def _scan_fk(*, primary_key: bool = False) -> sa.Column[uuid.UUID]:
     return sa.Column(
         "scan_id",
         sa.Uuid(),
