@@ -130,8 +130,12 @@ class S3Storage(Storage):
         """A PUT URL whose signature covers the type and the exact length, so S3 refuses anything else."""
         url: str = self.client.generate_presigned_url(
             "put_object",
-            Params={"Bucket": self.bucket, "Key": check_key(key), "ContentType": content_type,
-                    "ContentLength": size},
+            Params={
+                "Bucket": self.bucket,
+                "Key": check_key(key),
+                "ContentType": content_type,
+                "ContentLength": size,
+            },
             ExpiresIn=expires_in,
         )
         return url
