@@ -56,18 +56,17 @@ async def list_locations(
 ) -> Response:
     """Collection points nearest first with their distance, or all points in a map viewport."""
     now = datetime.now(UTC)
+    listing = service.ListParams(limit=limit, categories=category, kind=kind, cursor=cursor)
     if bbox is not None:
         if lat is not None or lon is not None:
             raise ProblemError("Give either lat/lon or bbox, not both.", code="conflicting-parameters")
         if open_now:
             raise ProblemError("open_now needs lat/lon.", code="conflicting-parameters")
-        page = await service.viewport(
-            backends.db, bbox, limit=limit, categories=category, kind=kind, cursor=cursor, now=now
-        )
+        page = await service.viewport(backends.db, bbox, listing, now)
         return _json(page)
     if lat is None or lon is None:
         raise ProblemError("lat and lon are both required (or give a bbox).", code="missing-coordinates")
-    params = service.NearbyParams(lat, lon, radius_m, limit, category, kind, open_now, cursor)
+    params = service.NearbyParams(lat=lat, lon=lon, radius_m=radius_m, open_now=open_now, **vars(listing))
     return _json(await service.nearby(backends.db, params, now))
 
 
@@ -81,10 +80,8 @@ async def search_locations(
     cursor: Cursor = None,
 ) -> Response:
     """Search by name or address, Korean-aware (spacing, 서울특별시 = 서울, initial consonants)."""
-    page = await service.search(
-        backends.db, q, limit=limit, categories=category, kind=kind, cursor=cursor, now=datetime.now(UTC)
-    )
-    return _json(page)
+    listing = service.ListParams(limit=limit, categories=category, kind=kind, cursor=cursor)
+    return _json(await service.search(backends.db, q, listing, datetime.now(UTC)))
 
 
 @router.get("/{location_id}", response_model=LocationDetail)

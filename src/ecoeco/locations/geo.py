@@ -51,12 +51,16 @@ class BBox:
 def bbox_around(lat: float, lon: float, radius_m: float) -> BBox:
     """The smallest lat/lon box containing the spherical cap of ``radius_m`` around the point."""
     angular = radius_m / EARTH_RADIUS_M
-    dlat = math.degrees(angular)
+    # A hair of slack: a point exactly on the circle must not fall out of the box by a rounding.
+    dlat = math.degrees(angular) * (1 + 1e-9) + 1e-12
     south, north = lat - dlat, lat + dlat
     if north >= 90 or south <= -90 or angular >= math.pi / 2:
         return BBox(max(south, -90.0), -180.0, min(north, 90.0), 180.0)
     # Longitude half-width of a cap on the sphere (not radius / cos(lat), which is too small).
-    dlon = math.degrees(math.asin(min(1.0, math.sin(angular) / math.cos(math.radians(lat)))))
+    dlon = (
+        math.degrees(math.asin(min(1.0, math.sin(angular) / math.cos(math.radians(lat))))) * (1 + 1e-9)
+        + 1e-12
+    )
     return BBox(south, max(lon - dlon, -180.0), north, min(lon + dlon, 180.0))
 
 

@@ -121,22 +121,31 @@ def _cursor_values(cursor: str | None, keys: tuple[str, ...], tag: str) -> dict[
     return values
 
 
-@dataclass(frozen=True)
-class NearbyParams:
-    lat: float
-    lon: float
-    radius_m: float = DEFAULT_RADIUS_M
+@dataclass(frozen=True, kw_only=True)
+class ListParams:
+    """What every list of locations takes: page size, filters, the cursor of the previous page."""
+
     limit: int = DEFAULT_LIMIT
     categories: Sequence[str] = ()
     kind: Kind | None = None
-    open_now: bool = False
     cursor: str | None = None
+
+    def filters(self) -> tuple[int, str | None]:
+        """(category bit mask, kind) after validation."""
+        return category_mask(self.categories), self.kind.value if self.kind else None
+
+
+@dataclass(frozen=True, kw_only=True)
+class NearbyParams(ListParams):
+    lat: float
+    lon: float
+    radius_m: float = DEFAULT_RADIUS_M
+    open_now: bool = False
 
 
 async def nearby(db: Database, p: NearbyParams, now: datetime) -> Page[LocationSummary]:
     check_point(p.lat, p.lon)
-    mask = category_mask(p.categories)
-    kind = p.kind.value if p.kind else None
+    mask, kind = p.filters()
     tag = _query_tag(p.lat, p.lon, p.radius_m, mask, kind, p.open_now)
     after = _cursor_values(p.cursor, ("d", "id"), tag)
     q = NearQuery(
@@ -182,32 +191,22 @@ async def _nearest_page(
         after = (found[batch - 1].distance_m, found[batch - 1].row.id)
 
 
-async def viewport(
-    db: Database,
-    bbox: str,
-    *,
-    limit: int = DEFAULT_LIMIT,
-    categories: Sequence[str] = (),
-    kind: Kind | None = None,
-    cursor: str | None = None,
-    now: datetime,
-) -> Page[LocationSummary]:
+async def viewport(db: Database, bbox: str, p: ListParams, now: datetime) -> Page[LocationSummary]:
     box = parse_bbox(bbox)
-    mask = category_mask(categories)
-    kind_value = kind.value if kind else None
-    tag = _query_tag(box, mask, kind_value)
-    after = _cursor_values(cursor, ("id",), tag)
+    mask, kind = p.filters()
+    tag = _query_tag(box, mask, kind)
+    after = _cursor_values(p.cursor, ("id",), tag)
     async with db.engine.connect() as conn:
         rows = await repository.in_bbox(
             conn,
             box,
-            limit=limit,
+            limit=p.limit,
             mask=mask,
-            kind=kind_value,
+            kind=kind,
             after_id=None if after is None else int(after["id"]),
         )
-    items = [_summary(r, _today(r.hours, now)) for r in rows[:limit]]
-    more = len(rows) > limit
+    items = [_summary(r, _today(r.hours, now)) for r in rows[: p.limit]]
+    more = len(rows) > p.limit
     return Page[LocationSummary](
         items=items, next_cursor=encode_cursor({"id": items[-1].id, "q": tag}) if more else None
     )
@@ -232,16 +231,7 @@ async def detail(db: Database, location_id: int, now: datetime) -> LocationDetai
     )
 
 
-async def search(
-    db: Database,
-    q: str,
-    *,
-    limit: int = DEFAULT_LIMIT,
-    categories: Sequence[str] = (),
-    kind: Kind | None = None,
-    cursor: str | None = None,
-    now: datetime,
-) -> Page[LocationSummary]:
+async def search(db: Database, q: str, p: ListParams, now: datetime) -> Page[LocationSummary]:
     key = search_key(q)
     if not key:
         raise ProblemError(
@@ -250,24 +240,23 @@ async def search(
         )
     if len(q) > MAX_QUERY_CHARS:
         raise ProblemError(f"q is longer than {MAX_QUERY_CHARS} characters.", code="invalid-query")
-    mask = category_mask(categories)
-    kind_value = kind.value if kind else None
-    tag = _query_tag(key, mask, kind_value)
-    after = _cursor_values(cursor, ("rank", "id"), tag)
+    mask, kind = p.filters()
+    tag = _query_tag(key, mask, kind)
+    after = _cursor_values(p.cursor, ("rank", "id"), tag)
     async with db.engine.connect() as conn:
         rows = await repository.search(
             conn,
             key,
             initials=is_initials(key),
-            limit=limit,
+            limit=p.limit,
             mask=mask,
-            kind=kind_value,
+            kind=kind,
             after=None if after is None else (int(after["rank"]), int(after["id"])),
         )
-    items = [_summary(r, _today(r.hours, now)) for r, _ in rows[:limit]]
+    items = [_summary(r, _today(r.hours, now)) for r, _ in rows[: p.limit]]
     next_cursor = None
-    if len(rows) > limit:
-        row, rank = rows[limit - 1]
+    if len(rows) > p.limit:
+        row, rank = rows[p.limit - 1]
         next_cursor = encode_cursor({"rank": rank, "id": row.id, "q": tag})
     return Page[LocationSummary](items=items, next_cursor=next_cursor)
 
