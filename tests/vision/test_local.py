@@ -224,7 +224,9 @@ def test_a_middle_under_the_wrong_major_does_not_fit() -> None:
     )
     assert odd.fits("general", "paper")
     assert not odd.fits("recyclable", "paper")
-    assert not odd.fits("general", None)  # general has a middle here, so one must be named
+    # A major alone fits even when it has middles: the knowledge base narrows it by the item hint.
+    assert odd.fits("general", None)
+    assert not odd.fits("unknown", None)
     with pytest.raises(ValueError, match="unknown major"):
         Taxonomy(majors={"general": "일반"}, middles={"paper": Middle("종이", "recyclable")})
 

@@ -54,11 +54,16 @@ class Taxonomy:
             raise ValueError(f"middle categories with an unknown major: {sorted(strays)}")
 
     def fits(self, major: str | None, middle: str | None) -> bool:
-        """Whether the pair names a known major and one of its own middles (None if it has none)."""
+        """Whether the pair names a known major and, if given, one of its own middles.
+
+        A major alone fits even when it has middles: the knowledge base then narrows it down by the
+        item hint (a ceramic mug is "non-combustible", whichever of its middles the rule sits in).
+        Recyclables are the exception: each kind has its own bin, so "recyclable" alone says nothing.
+        """
         if major not in self.majors:
             return False
         if middle is None:
-            return all(m.major != major for m in self.middles.values())
+            return major != RECYCLABLE
         return middle in self.middles and self.middles[middle].major == major
 
 
