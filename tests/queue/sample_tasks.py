@@ -34,7 +34,9 @@ async def _record(ctx: TaskContext, key: str) -> None:
 
 
 @task("batch.testing.record")
-async def record(ctx: TaskContext, *, ref: str) -> None:
+async def record(ctx: TaskContext, *, ref: str, pause_s: float = 0) -> None:
+    """Records ``ref``; ``pause_s`` stands for real work, so fault tests find tasks in flight."""
+    await asyncio.sleep(pause_s)
     await _record(ctx, ref)
 
 
@@ -74,8 +76,8 @@ async def hold(ctx: TaskContext, *, ref: str) -> None:
 
 
 @task("ai.testing.record")
-async def record_ai(ctx: TaskContext, *, ref: str) -> None:
-    await _record(ctx, ref)
+async def record_ai(ctx: TaskContext, *, ref: str, pause_s: float = 0) -> None:
+    await record(ctx, ref=ref, pause_s=pause_s)
 
 
 async def effects_like(db: Database, prefix: str) -> dict[str, int]:

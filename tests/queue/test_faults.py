@@ -126,11 +126,13 @@ async def _backends(settings: Settings) -> AsyncIterator[Backends]:
         await backends.aclose()
 
 
-async def _enqueue_many(backends: Backends, task: Task, refs: list[str], per_txn: int = 100) -> None:
+async def _enqueue_many(
+    backends: Backends, task: Task, refs: list[str], per_txn: int = 100, pause_s: float = 0.05
+) -> None:
     for i in range(0, len(refs), per_txn):
         async with backends.db.session() as session:
             for ref in refs[i : i + per_txn]:
-                await enqueue(session, task, ref=ref)
+                await enqueue(session, task, ref=ref, pause_s=pause_s)
 
 
 async def _relay_until_empty(backends: Backends, within_s: float) -> None:
@@ -214,9 +216,9 @@ async def test_broker_restart_with_1000_tasks_in_flight_loses_nothing(
 
             await eventually(some_done, 90, f"the worker got going\n{worker_procs.logs()}")
             restart = asyncio.create_task(asyncio.to_thread(node.restart))
-            assert len(await t.effects_like(backends.db, prefix)) < len(before)  # still in flight
             await _enqueue_many(backends, t.record, during, per_txn=20)  # the API keeps accepting work
             await restart
+            assert len(await t.effects_like(backends.db, prefix)) < len(before)  # work was left in flight
 
             counts = await _settle(backends, before + during, prefix, node.url, within_s=180)
             assert max(counts.values()) == 1  # redelivered duplicates did not apply twice
@@ -237,7 +239,7 @@ async def test_cluster_loses_the_q_ai_leader_under_load_without_loss(
         publisher = settings.model_copy(update={"broker_url": ";".join(n.url for n in [*others, leader])})
         async with _backends(publisher) as backends:
             prefix = f"cluster-{uuid.uuid4().hex[:8]}-"
-            before = [f"{prefix}{i}" for i in range(400)]
+            before = [f"{prefix}{i}" for i in range(800)]
             during = [f"{prefix}late-{i}" for i in range(100)]
             await _enqueue_many(backends, t.record_ai, before)
             await _relay_until_empty(backends, 60)
@@ -247,9 +249,10 @@ async def test_cluster_loses_the_q_ai_leader_under_load_without_loss(
                 return len(await t.effects_like(backends.db, prefix)) >= 50
 
             await eventually(some_done, 90, f"the worker got going\n{worker_procs.logs()}")
-            await asyncio.to_thread(leader.stop)
+            stop = asyncio.create_task(asyncio.to_thread(leader.stop))
+            await _enqueue_many(backends, t.record_ai, during, per_txn=20)  # load goes on meanwhile
+            await stop
             assert len(await t.effects_like(backends.db, prefix)) < len(before)  # still in flight
-            await _enqueue_many(backends, t.record_ai, during, per_txn=20)
 
             counts = await _settle(backends, before + during, prefix, others[0].url, within_s=180)
             assert max(counts.values()) == 1

@@ -85,10 +85,18 @@ async def workers(app: FastAPI) -> AsyncIterator[Workers]:
     await asyncio.to_thread(declare_topology, url)
     celery = create_celery(backends.settings, tasks)
     with ExitStack() as stack:
-        await asyncio.to_thread(stack.enter_context, _worker(celery))
+        worker = await asyncio.to_thread(stack.enter_context, _worker(celery))
+        # The worker's event loop sleeps until its next timer (up to 10 s) before it notices a stop
+        # request; a frequent no-op timer makes teardown take a fraction of a second.
+        worker.hub.call_repeatedly(0.2, _tick)
         yield Workers(backends, celery=celery)
         await asyncio.to_thread(stack.close)
-    celery.ecoeco_bridge.close()  # type: ignore[attr-defined]
+    # Its loops belong to the worker's threads, not to this test's running loop.
+    await asyncio.to_thread(celery.ecoeco_bridge.close)  # type: ignore[attr-defined]
+
+
+def _tick() -> None:
+    return None
 
 
 def _worker(celery: Celery) -> AbstractContextManager[Any]:

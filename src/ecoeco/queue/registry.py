@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
 import re
@@ -78,9 +79,13 @@ class Task:
     def hard_limit(self) -> float:
         return self.time_limit_s or self.queue.time_limit_s
 
+    @functools.cached_property
+    def signature(self) -> inspect.Signature:
+        return inspect.signature(self.fn)
+
     def check_arguments(self, kwargs: Mapping[str, Any]) -> None:
         """Raise TypeError unless ``kwargs`` fit the function (checked at enqueue and before running)."""
-        inspect.signature(self.fn).bind(None, **kwargs)
+        self.signature.bind(None, **kwargs)
 
     async def __call__(self, ctx: TaskContext, **kwargs: Any) -> None:
         await self.fn(ctx, **kwargs)

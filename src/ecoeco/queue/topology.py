@@ -86,7 +86,7 @@ WORK_QUEUES: tuple[QueueSpec, ...] = (
         300,
         2_000,
         "reject-publish",
-        concurrency=8,
+        concurrency=4,
         prefetch_multiplier=4,
         soft_time_limit_s=20,
         time_limit_s=30,
