@@ -6,20 +6,12 @@ import datetime as dt
 import uuid
 
 import pytest
-from fastapi import FastAPI
 
 from ecoeco.queue import enqueue
 from ecoeco.queue.deadletters import DeadLetters, Filter, dead_letters
 from ecoeco.runtime import Backends
 from tests.queue import sample_tasks as t
 from tests.support.fixtures_queue import Workers
-
-
-@pytest.fixture
-async def backends(app: FastAPI) -> Backends:
-    b: Backends = app.state.backends
-    await t.create_effects_table(b.db)
-    return b
 
 
 @pytest.fixture

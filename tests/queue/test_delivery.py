@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
 from kombu import Connection
 from prometheus_client import REGISTRY
 from sqlalchemy import update
@@ -30,13 +29,6 @@ from ecoeco.settings import Settings, get_settings
 from tests.queue import sample_tasks as t
 from tests.support import services
 from tests.support.fixtures_queue import Workers
-
-
-@pytest.fixture
-async def backends(app: FastAPI) -> Backends:
-    b: Backends = app.state.backends
-    await t.create_effects_table(b.db)
-    return b
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import datetime as dt
 import uuid
 
 import pytest
-from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from ecoeco.db.base import utcnow
@@ -20,13 +19,6 @@ from ecoeco.runtime import Backends
 from ecoeco.storage import ObjectNotFound
 from tests.queue import sample_tasks as t
 from tests.support.fixtures_queue import Workers
-
-
-@pytest.fixture
-async def backends(app: FastAPI) -> Backends:
-    b: Backends = app.state.backends
-    await t.create_effects_table(b.db)
-    return b
 
 
 def at_kst(hour: int, minute: int, day: int = 10) -> dt.datetime:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from ecoeco.queue import enqueue
@@ -13,13 +12,6 @@ from ecoeco.queue.models import OutboxRow, TaskRun
 from ecoeco.runtime import Backends
 from tests.queue import sample_tasks as t
 from tests.support.fixtures_queue import Workers
-
-
-@pytest.fixture
-async def backends(app: FastAPI) -> Backends:
-    b: Backends = app.state.backends
-    await t.create_effects_table(b.db)
-    return b
 
 
 def ref() -> str:

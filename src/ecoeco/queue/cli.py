@@ -15,10 +15,9 @@ from typing import Annotated, TypeVar
 
 import typer
 
-from ecoeco.observability.logging import configure_logging
 from ecoeco.queue.deadletters import DeadLetters, Filter, dead_letters
 from ecoeco.queue.topology import WORK_QUEUES, declare_topology, queue_depths, queue_spec
-from ecoeco.settings import Settings, UnsafeSettingsError, get_settings
+from ecoeco.settings import Settings
 
 T = TypeVar("T")
 
@@ -34,13 +33,9 @@ def register(app: typer.Typer) -> None:
 
 
 def _settings(*, broker: bool) -> Settings:
-    settings = get_settings()
-    configure_logging(settings.log_level, json=settings.log_json)
-    try:
-        settings.check_production_safety()
-    except UnsafeSettingsError as exc:
-        typer.echo(f"refusing to start: {exc}", err=True)
-        raise typer.Exit(2) from exc
+    from ecoeco import cli  # imported late: ecoeco.cli imports this module while it loads
+
+    settings = cli._settings()
     if broker and not settings.broker_url:
         typer.echo("ECOECO_BROKER_URL is not set (embedded mode runs tasks inside `ecoeco up`)", err=True)
         raise typer.Exit(2)
