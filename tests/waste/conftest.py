@@ -28,8 +28,16 @@ WASTE = "/api/v1/waste"
 
 
 @pytest.fixture
-def settings_openai(settings: Settings, fake_openai: FakeOpenAI) -> Settings:
+def vision_backend() -> str:
+    """Parametrize with "local" to run the embedded default model instead of the scripted one."""
+    return "openai"
+
+
+@pytest.fixture
+def settings_openai(settings: Settings, fake_openai: FakeOpenAI, vision_backend: str) -> Settings:
     """The scan tests script the model's answers through a real OpenAI-compatible HTTP server."""
+    if vision_backend == "local":
+        return settings
     return settings.model_copy(
         update={
             "vision_backend": "openai",

@@ -431,3 +431,19 @@ async def test_deleting_the_account_erases_scans_and_images(
     async with backends.db.session() as session:
         assert await session.scalar(select(func.count()).select_from(Scan)) == 0
         assert await session.scalar(select(func.count()).select_from(ScanEvent)) == 0
+
+
+@pytest.mark.parametrize("vision_backend", ["local"])
+async def test_the_local_model_answers_a_real_photo(
+    client: httpx.AsyncClient, workers: Workers, alice: SignedIn, vision_backend: str
+) -> None:
+    """The embedded default end to end: EfficientNet-Lite0 on a real photo of an espresso cup."""
+    r = await client.post(
+        f"{WASTE}/scans", files={"image": ("cup.jpg", jpeg("coffee"), "image/jpeg")}, headers=alice.headers
+    )
+    scan = await wait_done(client, r.json()["scan_id"], alice)
+    assert scan["result"]["unsure"] is False
+    answer = scan["result"]["answer"]
+    assert answer["major"] == "non_combustible"
+    assert answer["disposed_as"] == "mug"  # ceramics: the non-combustible sack, not recycling
+    assert answer["steps"]
