@@ -15,17 +15,19 @@ from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
+import amqp
 import pytest
 from celery import Celery
 from celery.contrib.testing.worker import start_worker
 from celery.worker import state as worker_state
 from fastapi import FastAPI
+from kombu import Connection
 from kombu.transport.native_delayed_delivery import MAX_LEVEL, level_name
 
 from ecoeco.queue.celery_app import create_celery
 from ecoeco.queue.executor import EmbeddedExecutor
 from ecoeco.queue.registry import load_task_modules
-from ecoeco.queue.topology import WORK_QUEUES, declare_topology, queue_depths
+from ecoeco.queue.topology import DLQ, WORK_QUEUES, declare_topology, queue_depths
 from ecoeco.runtime import Backends
 
 DELAYED_QUEUES = tuple(level_name(level) for level in range(MAX_LEVEL + 1))
@@ -83,6 +85,8 @@ async def workers(app: FastAPI) -> AsyncIterator[Workers]:
     url = backends.settings.broker_url
     assert url
     await asyncio.to_thread(declare_topology, url)
+    # The vhost is shared by one xdist worker's tests: start from empty queues.
+    await asyncio.to_thread(_purge, url)
     celery = create_celery(backends.settings, tasks)
     with ExitStack() as stack:
         worker = await asyncio.to_thread(stack.enter_context, _worker(celery))
@@ -90,9 +94,24 @@ async def workers(app: FastAPI) -> AsyncIterator[Workers]:
         # request; a frequent no-op timer makes teardown take a fraction of a second.
         worker.hub.call_repeatedly(0.2, _tick)
         yield Workers(backends, celery=celery)
+        deadline = time.monotonic() + 10
+        # Let tasks the test did not wait for finish while their backends still exist.
+        while worker_state.active_requests and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
         await asyncio.to_thread(stack.close)
     # Its loops belong to the worker's threads, not to this test's running loop.
     await asyncio.to_thread(celery.ecoeco_bridge.close)  # type: ignore[attr-defined]
+    await asyncio.to_thread(_purge, url)
+
+
+def _purge(url: str) -> None:
+    with Connection(url, connect_timeout=5) as conn:
+        channel: Any = conn.channel()
+        for name in (*WORK_QUEUE_NAMES, *DELAYED_QUEUES, DLQ):
+            try:
+                channel.queue_purge(name)
+            except amqp.exceptions.NotFound:  # delayed queues exist once a worker has started
+                channel = conn.channel()
 
 
 def _tick() -> None:

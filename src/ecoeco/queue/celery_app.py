@@ -125,10 +125,13 @@ class AsyncBridge:
         return loop.run_until_complete(fn(backends))
 
     def close(self) -> None:
-        """Close every thread's backends and loop (call after the pool has stopped)."""
+        """Close every idle thread's backends and loop (call after the pool has stopped)."""
         with self._lock:
             opened, self._opened = self._opened, []
         for loop, backends in opened:
+            if loop.is_running():  # a task outlived the pool's shutdown; its thread is a daemon
+                log.warning("task_loop_still_running")
+                continue
             loop.run_until_complete(backends.aclose())
             loop.close()
 
