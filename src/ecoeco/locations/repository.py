@@ -81,40 +81,41 @@ _PG_BOX = "geom && ST_MakeEnvelope(:west, :south, :east, :north, 4326)"
 
 
 async def _nearest_postgres(conn: AsyncConnection, q: NearQuery) -> list[Found]:
-    """KNN walk of the 2D index, then an exact refinement in a provably sufficient circle.
+    """A KNN walk of the 2D index bounds the answer; one statement returns every row that close.
 
     A GiST index on ``geometry`` (lon/lat) is built sorted and answers a KNN walk reading ~20 pages;
-    the ``geography`` index answers the same in ~200, as it cannot be built sorted. Its order is by
-    planar lon/lat distance, so it only finds a distance every winner is within; the second query
-    reads every row that could be that close (see :func:`planar_reach_deg`) and Python ranks them.
+    the ``geography`` index needs ~200, as it cannot be built sorted. The walk's order is by planar
+    lon/lat distance, so it only yields a great-circle distance ("reach") that the wanted rows are
+    within; the outer query reads every row that can be that close (``:k`` metres-to-degrees from
+    :func:`planar_reach_deg`, which grows with the distance) and Python ranks them exactly.
     """
     extra, params = _filters(q.mask, q.kind)
+    rest = ""
     if q.after is not None:
-        # A millimetre of slack for PostGIS vs Python rounding; the exact (distance, id) test is below.
-        extra += f" AND ST_Distance(geom::geography, {_PG_POINT}::geography, false) >= :after_floor"
-        params["after_floor"] = q.after[0] - 0.001
-    params |= {"lat": q.lat, "lon": q.lon} | _box_params(bbox_around(q.lat, q.lon, q.radius_m))
+        # A millimetre of slack for PostGIS vs Python rounding; the exact (distance, id) test is in
+        # _rank. Rows within it do not count towards the reach, which can then only grow.
+        extra += " AND ST_Distance(geom::geography, {p}::geography, false) >= :after_d - 0.001"
+        rest = " AND d > :after_d + 0.001"
+        params["after_d"] = q.after[0]
     want = q.limit + 1
-    nearest_planar = _sql(
-        f"SELECT {SUMMARY_COLUMNS} FROM locations WHERE {_PG_BOX}{extra} "  # noqa: S608 - constants only
-        f"ORDER BY geom <-> {_PG_POINT} LIMIT :n"
-    )
-    n = want
-    while True:
-        rows = (await conn.execute(nearest_planar, params | {"n": n})).all()
-        found = _rank(q, rows, q.radius_m)
-        if len(rows) < n:
-            return found[:want]  # the box held fewer rows than asked for: all of them are here
-        if len(found) >= want:
-            break
-        # Box corners beyond the radius, or rows at the cursor's own distance, did not count.
-        n *= 4
-    reach = found[want - 1].distance_m
-    everything_as_close = _sql(
-        f"SELECT {SUMMARY_COLUMNS} FROM locations "  # noqa: S608 - constants only
-        f"WHERE ST_DWithin(geom, {_PG_POINT}, :reach){extra}"
-    )
-    rows = (await conn.execute(everything_as_close, params | {"reach": planar_reach_deg(q.lat, reach)})).all()
+    params |= _box_params(bbox_around(q.lat, q.lon, q.radius_m)) | {
+        "lat": q.lat,
+        "lon": q.lon,
+        "radius": q.radius_m,
+        "want": want,
+        "walk": want + 8,  # a few more than wanted: the cursor's own row and box corners drop out
+        "k": planar_reach_deg(q.lat, q.radius_m) / q.radius_m,
+    }
+    sql = (
+        "WITH walk AS ("  # noqa: S608 - constant fragments; every value is a bound parameter
+        " SELECT id, ST_Distance(geom::geography, {p}::geography, false) AS d FROM locations"
+        f" WHERE {_PG_BOX}{extra} ORDER BY geom <-> {{p}} LIMIT :walk),"
+        " reach AS (SELECT COALESCE((SELECT d FROM walk WHERE d <= :radius"
+        f"{rest} ORDER BY d, id OFFSET :want - 1 LIMIT 1), :radius) AS m)"
+        f" SELECT {SUMMARY_COLUMNS} FROM locations, reach"
+        f" WHERE ST_DWithin(geom, {{p}}, :k * reach.m + 1e-9) AND {_PG_BOX}{extra}"
+    ).format(p=_PG_POINT)
+    rows = (await conn.execute(_sql(sql), params)).all()
     return _rank(q, rows, q.radius_m)[:want]
 
 
