@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 
 import pytest
+from asgi_lifespan import LifespanManager
 from sqlalchemy import func, select
 
+from ecoeco.app import create_app
 from ecoeco.queue import enqueue
+from ecoeco.queue.embedded import lifespan_hook
 from ecoeco.queue.models import OutboxRow, TaskRun
 from ecoeco.runtime import Backends
+from ecoeco.settings import Settings
 from tests.queue import sample_tasks as t
 from tests.support.fixtures_queue import Workers
 
@@ -84,3 +90,25 @@ def test_task_names_follow_the_routing_convention() -> None:
         with pytest.raises(ValueError, match="task name"):
             task(bad)
     assert t.record.queue.name == "q.batch"
+
+
+@pytest.mark.embedded_only
+async def test_ecoeco_up_runs_tasks_and_the_scheduler_in_process(settings: Settings) -> None:
+    application = create_app(settings, hooks=(lifespan_hook,))
+    async with LifespanManager(application):
+        backends: Backends = application.state.backends
+        await t.create_effects_table(backends.db)
+        r = ref()
+        async with backends.db.session() as session:
+            await enqueue(session, t.record, ref=r)
+
+        async def recorded() -> bool:
+            return await t.effects(backends.db, r) == 1
+
+        deadline = time.monotonic() + 30
+        while not await recorded():
+            assert time.monotonic() < deadline, "the embedded executor did not run the task"
+            await asyncio.sleep(0.05)
+        async with backends.db.session() as session:  # the scheduler enqueued this hour's clean-up
+            keys = set(await session.scalars(select(OutboxRow.key).where(OutboxRow.key.like("sched:%"))))
+        assert any((k or "").startswith("sched:cache-cleanup:") for k in keys)

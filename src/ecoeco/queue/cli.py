@@ -8,6 +8,7 @@ import json
 import os
 import re
 import signal
+import socket
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable
@@ -85,7 +86,7 @@ def worker(
         pool=chosen_pool,
         concurrency=concurrency or spec.concurrency,
         prefetch_multiplier=spec.prefetch_multiplier,
-        hostname=f"{queue}@%h",
+        hostname=f"{queue}@{socket.gethostname()}",
         without_gossip=True,
         without_mingle=True,
         optimization="fair",
