@@ -41,7 +41,7 @@ from ecoeco.locations.repository import NearQuery
 
 POINTS = 1_000_000
 QUERIES = 2_000
-BASELINE_QUERIES = 15
+BASELINE_QUERIES = 8
 CONCURRENCY = 32
 API_SECONDS = 10
 RNG = random.Random(20261126)
@@ -207,7 +207,7 @@ def pct(ms: list[float], p: int) -> float:
 
 
 @contextmanager
-def server(env: dict[str, str]) -> Iterator[str]:
+def server(env: dict[str, str]) -> Iterator[tuple[str, int]]:
     port = services.free_port()
     proc = subprocess.Popen(
         [sys.executable, "-c", "from ecoeco.cli import main; main()", "serve", "--service", "locations",
@@ -218,14 +218,20 @@ def server(env: dict[str, str]) -> Iterator[str]:
     )  # fmt: skip
     try:
         services.wait_for_port(port, timeout=60)
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", proc.pid
     finally:
         proc.terminate()
         proc.wait(timeout=15)
 
 
-def wrk(base: str, paths: list[str], seconds: int) -> tuple[float, float, int]:
-    """(req/s, p99 ms, non-2xx) for GETs cycling through ``paths``."""
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wrk(base: str, paths: list[str], seconds: int) -> tuple[float, float, int, int]:
+    """(req/s, p99 ms, non-2xx, requests) for GETs cycling through ``paths``."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write("paths = {" + ",".join(json.dumps(p) for p in paths) + "}\n")
         script.write(
@@ -241,19 +247,33 @@ def wrk(base: str, paths: list[str], seconds: int) -> tuple[float, float, int]:
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
     p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)\b", out)
     errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    if rps is None or p99 is None:
+    total = re.search(r"(\d+) requests in", out)
+    if rps is None or p99 is None or total is None:
         raise RuntimeError(f"unexpected wrk output:\n{out}")
     scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[p99.group(2)]
-    return float(rps.group(1)), float(p99.group(1)) * scale, int(errors.group(1)) if errors else 0
+    failed = int(errors.group(1)) if errors else 0
+    return float(rps.group(1)), float(p99.group(1)) * scale, failed, int(total.group(1))
 
 
-def api_run(env: dict[str, str], points: list[tuple[float, float]]) -> list[tuple[str, float, float, int]]:
+def api_run(
+    env: dict[str, str], points: list[tuple[float, float]]
+) -> list[tuple[str, float, float, int, float]]:
+    """Per endpoint: (name, req/s, p99 ms, non-2xx, server CPU ms per request).
+
+    The server's own CPU per request is the number that survives the other load of a shared machine.
+    """
     paths = [f"/api/v1/locations?lat={lat:.6f}&lon={lon:.6f}&limit=10" for lat, lon in points[:1000]]
-    with server(env) as base:
+    results = []
+    with server(env) as (base, pid):
         wrk(base, paths, 2)  # warm-up
-        found = wrk(base, paths, API_SECONDS)
-        health = wrk(base, ["/healthz"], API_SECONDS // 2)
-    return [("GET /locations?lat&lon&limit=10", *found), ("GET /healthz (baseline)", *health)]
+        for name, urls, seconds in (
+            ("GET /locations?lat&lon&limit=10", paths, API_SECONDS),
+            ("GET /healthz (baseline)", ["/healthz"], API_SECONDS // 2),
+        ):
+            before = cpu_seconds(pid)
+            rps, p99, failed, total = wrk(base, urls, seconds)
+            results.append((name, rps, p99, failed, (cpu_seconds(pid) - before) * 1000 / max(total, 1)))
+    return results
 
 
 # --- main -------------------------------------------------------------------------------------
@@ -300,18 +320,17 @@ def main() -> None:
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute("CREATE INDEX ix_locations_geom ON locations USING gist (geom)")
         print(f"\nAPI end to end: wrk -t2 -c{CONCURRENCY}, {API_SECONDS}s, one uvicorn worker, 1,000 points")
-        print(
-            f"{'backend':<11} {'endpoint':<33} {'req/s':>8} {'p99 ms':>8} {'non-2xx':>8} {'vs /healthz':>12}"
-        )
+        heads = ("backend", "endpoint", "req/s", "p99 ms", "non-2xx", "CPU ms/req", "vs /healthz")
+        print("{:<11} {:<33} {:>8} {:>8} {:>8} {:>11} {:>12}".format(*heads))
         for backend, env in (
             ("postgresql", {"ECOECO_DATABASE_URL": url, "ECOECO_DATA_DIR": str(tmp / "pg")}),
             ("sqlite", {"ECOECO_DATA_DIR": str(tmp)}),
         ):
             results = api_run({"ECOECO_ENV": "dev", **env}, points)
             health_rps = results[-1][1]
-            for endpoint, rps, p99, errors in results:
-                ratio = rps / health_rps
-                print(f"{backend:<11} {endpoint:<33} {rps:8.0f} {p99:8.2f} {errors:8d} {ratio:11.2f}x")
+            for endpoint, rps, p99, errors, cpu in results:
+                row = f"{backend:<11} {endpoint:<33} {rps:8.0f} {p99:8.2f} {errors:8d} {cpu:11.3f}"
+                print(f"{row} {rps / health_rps:11.2f}x")
     finally:
         services.drop_postgres_database(name)
         shutil.rmtree(tmp, ignore_errors=True)
