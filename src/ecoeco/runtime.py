@@ -45,7 +45,7 @@ class Backends:
     db: Database
     cache: Cache
     storage: Storage
-    # Set by the queue package when it is wired in (publisher for tasks); see ecoeco.queue.
+    # Per-process objects other packages attach on first use (e.g. the auth runtime, the classifier).
     extras: dict[str, Any] = field(default_factory=dict)
     # Publishes (distributed) or runs (embedded) what ecoeco.queue.enqueue wrote, after commit.
     queue: TaskQueue = field(init=False)
