@@ -46,6 +46,8 @@ class Scan(TimestampMixin, Base):
     status: Mapped[str] = mapped_column(String(16), default="queued")  # queued|processing|done|failed
     stage: Mapped[str] = mapped_column(String(24), default="queued")
     progress: Mapped[int] = mapped_column(Integer, default=0)
+    # Number of the scan's last event; bumped by the same UPDATE that records a stage.
+    event_seq: Mapped[int] = mapped_column(Integer, default=0)
     major: Mapped[str | None] = mapped_column(String(40))
     middle: Mapped[str | None] = mapped_column(String(40))
     item_id: Mapped[str | None] = mapped_column(String(80))

@@ -16,6 +16,7 @@ from ecoeco.db.base import utcnow
 from ecoeco.runtime import Backends
 from ecoeco.vision.base import Classification, VisionError
 from ecoeco.waste import progress, repository
+from ecoeco.waste.progress import Step
 from ecoeco.waste.rules import (
     Verdict,
     classifier,
@@ -40,7 +41,7 @@ async def run(backends: Backends, scan_id: uuid.UUID) -> None:
     if scan is None or scan.status in progress.TERMINAL:
         return  # deleted meanwhile, or a duplicate delivery of a finished job
 
-    await progress.advance(backends, scan_id, "classifying")
+    await progress.advance(backends, scan_id, Step("classifying"))
     if scan.image_key is not None:
         image = await backends.storage.get(scan.image_key)
         classification = await classifier(backends).classify(
@@ -53,23 +54,21 @@ async def run(backends: Backends, scan_id: uuid.UUID) -> None:
     else:
         verdict = verdict_for_question(scan.question or "", fallback=None)
 
-    await progress.advance(backends, scan_id, "rules")
     kb = knowledge_base()
     verdict = resolve(kb, verdict)
     result = compose_result(kb, verdict, lang=scan.lang)
-    await progress.advance(backends, scan_id, "answering")
+    # Rules and answer take microseconds: their stages are recorded with the result in one commit.
+    done = {
+        "result": result,
+        "major": verdict.major,
+        "middle": verdict.middle,
+        "item_id": verdict.item_id,
+        "model": verdict.model,
+        "usage": verdict.usage,
+        "completed_at": utcnow(),
+    }
     await progress.advance(
-        backends,
-        scan_id,
-        "done",
-        data={"result": result},
-        result=result,
-        major=verdict.major,
-        middle=verdict.middle,
-        item_id=verdict.item_id,
-        model=verdict.model,
-        usage=verdict.usage,
-        completed_at=utcnow(),
+        backends, scan_id, Step("rules"), Step("answering"), Step("done", {"result": result}, done)
     )
 
 
@@ -101,14 +100,11 @@ async def fail(backends: Backends, session: AsyncSession, scan_id: uuid.UUID, ex
     vision = isinstance(exc, VisionError) or isinstance(exc.__cause__, VisionError)
     code = "vision-unavailable" if vision else "analysis-failed"
     message = FAILED_MESSAGE.get(scan.lang, FAILED_MESSAGE["ko"])
+    failed = {"error_code": code, "error_message": message, "completed_at": utcnow()}
     await progress.advance(
         backends,
         scan_id,
-        "failed",
+        Step("failed", {"error": {"code": code, "message": message}}, failed),
         session=session,
-        data={"error": {"code": code, "message": message}},
-        error_code=code,
-        error_message=message,
-        completed_at=utcnow(),
     )
     log.warning("scan_failed", scan_id=str(scan_id), code=code, error=type(exc).__name__)

@@ -8,16 +8,14 @@ commit, a notification through the cache (Redis pub/sub when distributed) wakes 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import CursorResult, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ecoeco.cache import Cache
-from ecoeco.db.base import utcnow
 from ecoeco.runtime import Backends
 from ecoeco.waste import repository
-from ecoeco.waste.models import Scan
 
 # stage → progress percent; the order of this dict is the order of the pipeline.
 STAGES: dict[str, int] = {
@@ -38,49 +36,53 @@ def channel(scan_id: uuid.UUID) -> str:
     return f"waste:scan:{scan_id}"
 
 
-async def advance(
-    backends: Backends,
-    scan_id: uuid.UUID,
-    stage: str,
-    *,
-    data: dict[str, Any] | None = None,
-    session: AsyncSession | None = None,
-    **values: Any,
-) -> bool:
-    """Move the scan forward to ``stage`` (and set ``values``); False if it is already there or beyond.
+@dataclass(frozen=True)
+class Step:
+    stage: str
+    data: dict[str, Any] = field(default_factory=dict)  # extra fields of the event
+    values: dict[str, Any] = field(default_factory=dict)  # scan columns to set with the stage
 
-    With ``session`` the change joins that transaction (and streams see it once it commits);
-    otherwise it commits on its own and wakes the streams at once.
+
+async def advance(
+    backends: Backends, scan_id: uuid.UUID, *steps: Step, session: AsyncSession | None = None
+) -> bool:
+    """Move the scan forward through ``steps`` in one transaction; False if it was already beyond.
+
+    With ``session`` the change joins that transaction (streams see it once it commits and on their
+    next look); otherwise it commits on its own and wakes the streams at once.
     """
     if session is not None:
-        return await _advance(session, scan_id, stage, data, values) is not None
+        return await _advance(session, scan_id, steps)
     async with backends.db.session() as own:
-        seq = await _advance(own, scan_id, stage, data, values)
-    if seq is None:
-        return False
-    await notify(backends.cache, scan_id)
-    return True
+        moved = await _advance(own, scan_id, steps)
+    if moved:
+        await notify(backends.cache, scan_id)
+    return moved
 
 
-async def _advance(
-    session: AsyncSession, scan_id: uuid.UUID, stage: str, data: dict[str, Any] | None, values: dict[str, Any]
-) -> int | None:
-    status = stage if stage in TERMINAL else "processing"
-    earlier = [s for s in STAGES if _RANK[s] < _RANK[stage] and s not in TERMINAL]
-    result: CursorResult[Any] = await session.execute(  # type: ignore[assignment]
-        update(Scan)
-        .where(Scan.id == scan_id, Scan.stage.in_(earlier))
-        .values(stage=stage, status=status, progress=STAGES[stage], updated_at=utcnow(), **values)
-    )
-    if result.rowcount != 1:
-        return None
-    payload = {"stage": stage, "progress": STAGES[stage], **(data or {})}
-    return await repository.append_event(session, scan_id, _event_type(stage), payload)
+async def _advance(session: AsyncSession, scan_id: uuid.UUID, steps: tuple[Step, ...]) -> bool:
+    moved = False
+    for step in steps:
+        seq = await repository.advance_stage(
+            session,
+            scan_id,
+            stage=step.stage,
+            status=step.stage if step.stage in TERMINAL else "processing",
+            progress=STAGES[step.stage],
+            from_stages=[s for s in STAGES if _RANK[s] < _RANK[step.stage] and s not in TERMINAL],
+            values=step.values,
+        )
+        if seq is None:
+            continue
+        payload = {"stage": step.stage, "progress": STAGES[step.stage], **step.data}
+        repository.add_event(session, scan_id, seq, event_type(step.stage), payload)
+        moved = True
+    return moved
 
 
 async def notify(cache: Cache, scan_id: uuid.UUID) -> None:
     await cache.notify(channel(scan_id))
 
 
-def _event_type(stage: str) -> str:
+def event_type(stage: str) -> str:
     return stage if stage in TERMINAL else "progress"

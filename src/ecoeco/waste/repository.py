@@ -155,12 +155,35 @@ async def referenced_image_keys(session: AsyncSession, keys: list[str]) -> set[s
 # --- events -----------------------------------------------------------------------------------
 
 
-async def append_event(session: AsyncSession, scan_id: uuid.UUID, type_: str, data: dict[str, Any]) -> int:
-    last = await session.scalar(select(func.max(ScanEvent.seq)).where(ScanEvent.scan_id == scan_id))
-    seq = (last or 0) + 1
+async def advance_stage(
+    session: AsyncSession,
+    scan_id: uuid.UUID,
+    *,
+    stage: str,
+    status: str,
+    progress: int,
+    from_stages: list[str],
+    values: dict[str, Any],
+) -> int | None:
+    """Compare-and-set the stage; the new event number, or None if the scan was not in ``from_stages``."""
+    stmt = (
+        update(Scan)
+        .where(Scan.id == scan_id, Scan.stage.in_(from_stages))
+        .values(
+            stage=stage,
+            status=status,
+            progress=progress,
+            event_seq=Scan.event_seq + 1,
+            updated_at=utcnow(),
+            **values,
+        )
+        .returning(Scan.event_seq)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+def add_event(session: AsyncSession, scan_id: uuid.UUID, seq: int, type_: str, data: dict[str, Any]) -> None:
     session.add(ScanEvent(scan_id=scan_id, seq=seq, type=type_, data=data))
-    await session.flush()
-    return seq
 
 
 async def events_after(session: AsyncSession, scan_id: uuid.UUID, seq: int) -> list[ScanEvent]:

@@ -212,6 +212,7 @@ async def create_scan(
         status="queued",
         stage="queued",
         progress=0,
+        event_seq=0,
         cache_hit=False,
         image_hash=prepared.phash if prepared else None,
     )
@@ -257,15 +258,11 @@ async def _event(session: AsyncSession, scan: Scan, stage: str, **data: Any) -> 
     """Record a stage reached inside the request's own transaction (the scan is not yet visible)."""
     scan.stage = stage
     scan.progress = progress.STAGES[stage]
+    scan.event_seq += 1
     if stage in progress.TERMINAL:
         scan.status = stage
-    await session.flush()
-    await repository.append_event(
-        session,
-        scan.id,
-        stage if stage in progress.TERMINAL else "progress",
-        {"stage": stage, "progress": progress.STAGES[stage], **data},
-    )
+    payload = {"stage": stage, "progress": progress.STAGES[stage], **data}
+    repository.add_event(session, scan.id, scan.event_seq, progress.event_type(stage), payload)
 
 
 async def _answer_from_cache(session: AsyncSession, scan: Scan, prepared: PreparedImage) -> bool:

@@ -65,6 +65,7 @@ def upgrade() -> None:
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("stage", sa.String(24), nullable=False),
         sa.Column("progress", sa.Integer(), nullable=False),
+        sa.Column("event_seq", sa.Integer(), nullable=False),
         sa.Column("major", sa.String(40)),
         sa.Column("middle", sa.String(40)),
         sa.Column("item_id", sa.String(80)),
