@@ -53,7 +53,9 @@ def _record(phase: str, expected: int, sent: float) -> None:
     rows = _seen.setdefault(phase, [])
     rows.append((sent, time.time()))
     if len(rows) == expected:
-        (RESULTS / f"{phase}.json").write_text(json.dumps(rows))
+        partial = RESULTS / f"{phase}.json.tmp"
+        partial.write_text(json.dumps(rows))
+        partial.replace(RESULTS / f"{phase}.json")  # the reader never sees a half-written file
 
 
 @task("api.bench.noop", max_retries=0)
