@@ -8,7 +8,9 @@ outage only delays them until the relay's next sweep); in embedded mode the in-p
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -26,6 +28,11 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 
+PUBLISH_THREADS = 4
+# After a failed publish, commits leave their tasks to the relay's sweep for this long instead of each
+# waiting on a broker that is down.
+PUBLISH_PAUSE_S = 5.0
+
 
 class TaskQueue:
     def __init__(self, settings: Settings, db: Database) -> None:
@@ -34,6 +41,10 @@ class TaskQueue:
         self._celery: Celery | None = None
         self._wakers: list[Callable[[], None]] = []
         self._background: set[asyncio.Task[Any]] = set()
+        # Blocking broker calls get their own threads: a broker outage must not tie up the default
+        # executor that storage and other request work rely on.
+        self._threads: ThreadPoolExecutor | None = None
+        self._paused_until = 0.0
         register_dispatcher(db.sync_engine, self._committed)
 
     @property
@@ -56,7 +67,7 @@ class TaskQueue:
     def _committed(self, ids: list[str]) -> None:
         for wake in self._wakers:
             wake()
-        if not self.distributed:
+        if not self.distributed or time.monotonic() < self._paused_until:
             return
         try:
             loop = asyncio.get_running_loop()
@@ -78,7 +89,13 @@ class TaskQueue:
     async def _publish(self, messages: Sequence[Message]) -> list[str]:
         from ecoeco.queue.celery_app import publish_messages
 
-        return await asyncio.to_thread(publish_messages, self.celery(), messages)
+        if self._threads is None:
+            self._threads = ThreadPoolExecutor(PUBLISH_THREADS, thread_name_prefix="ecoeco-publish")
+        loop = asyncio.get_running_loop()
+        published = await loop.run_in_executor(self._threads, publish_messages, self.celery(), messages)
+        if len(published) < len(messages):
+            self._paused_until = time.monotonic() + PUBLISH_PAUSE_S
+        return published
 
     async def pending(self) -> int:
         """Committed tasks not yet handed to the broker (distributed) or not yet finished (embedded)."""
@@ -96,5 +113,7 @@ class TaskQueue:
 
     async def aclose(self) -> None:
         await self.flush(within_s=5)
+        if self._threads is not None:
+            self._threads.shutdown(wait=False, cancel_futures=True)
         if self._celery is not None:
             self._celery.close()
