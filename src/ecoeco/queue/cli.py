@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import datetime as dt
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import sys
@@ -21,6 +23,7 @@ from ecoeco.queue.topology import WORK_QUEUES, declare_topology, queue_depths, q
 from ecoeco.settings import Settings
 
 T = TypeVar("T")
+METRICS_DIR_PREFIX = "ecoeco-metrics-"
 
 mq = typer.Typer(help="RabbitMQ topology: declare/verify it, show queue depths.", no_args_is_help=True)
 dlq = typer.Typer(help="Dead letters: list, show, replay, purge.", no_args_is_help=True)
@@ -69,8 +72,11 @@ def worker(
     if chosen_pool == "prefork" and metrics_port and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
         # Prefork children count in their own memory; multiprocess mode must be on before any metric
         # exists, so start over with it set.
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="ecoeco-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix=METRICS_DIR_PREFIX)
         os.execv(sys.argv[0], sys.argv)  # noqa: S606 - re-executing ourselves with the same arguments
+    metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
+    if os.path.basename(metrics_dir).startswith(METRICS_DIR_PREFIX):
+        atexit.register(shutil.rmtree, metrics_dir, ignore_errors=True)  # ours: remove it when we exit
 
     from ecoeco.queue.celery_app import create_celery
     from ecoeco.queue.registry import load_task_modules
