@@ -6,6 +6,8 @@ Their effects go to ``queue_test_effects``, a table that exists only in test dat
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 
 from sqlalchemy import text
 
@@ -64,6 +66,13 @@ async def broken(ctx: TaskContext, *, ref: str) -> None:
 @task("batch.testing.reject", on_dead_letter=_mark_dead)
 async def reject(ctx: TaskContext, *, ref: str) -> None:
     raise PermanentError(f"{ref} can never work")
+
+
+@task("batch.testing.crash", on_dead_letter=_mark_dead)
+async def crash(ctx: TaskContext, *, ref: str) -> None:
+    """Takes its worker process down, every time (a poison message of the worst kind)."""
+    await ctx.backends.cache.incr(f"crashes:{ref}", ttl=600)
+    os.kill(os.getpid(), signal.SIGKILL)
 
 
 @task("batch.testing.hold", max_retries=0)

@@ -23,6 +23,7 @@ from sqlalchemy import select
 
 from ecoeco.queue import Task, enqueue
 from ecoeco.queue.deadletters import Filter, RabbitDeadLetters
+from ecoeco.queue.execution import WORKER_LOST_LIMIT
 from ecoeco.queue.models import TaskRun
 from ecoeco.queue.topology import declare_topology
 from ecoeco.runtime import Backends
@@ -51,7 +52,9 @@ class WorkerProcesses:
         self.log_dir = log_dir
         self.procs: list[subprocess.Popen[bytes]] = []
 
-    def start(self, settings: Settings, queue: str, *, concurrency: int = 4) -> subprocess.Popen[bytes]:
+    def start(
+        self, settings: Settings, queue: str, *, concurrency: int = 4, pool: str = "threads"
+    ) -> subprocess.Popen[bytes]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("ECOECO_")}
         env |= {
             "ECOECO_ENV": "test",
@@ -75,7 +78,7 @@ class WorkerProcesses:
                 "--queue",
                 queue,
                 "--pool",
-                "threads",
+                pool,
                 "--concurrency",
                 str(concurrency),
                 "--metrics-port",
@@ -195,6 +198,29 @@ async def test_worker_killed_mid_task_redelivers_and_effect_happens_once(
 
         await eventually(finished, 60, "the redelivered run finished")
         assert await t.effects(backends.db, ref) == 1
+
+
+async def test_a_task_that_keeps_killing_its_worker_is_dead_lettered_once(
+    settings: Settings, worker_procs: WorkerProcesses
+) -> None:
+    assert settings.broker_url
+    async with _backends(settings) as backends:
+        ref = uuid.uuid4().hex
+        async with backends.db.session() as session:
+            task_id = await enqueue(session, t.crash, ref=ref)
+        await _relay_until_empty(backends, 30)
+        # Prefork: each crash kills a child; the parent survives, the message is redelivered.
+        worker_procs.start(settings, "q.batch", pool="prefork", concurrency=1)
+        dlq = RabbitDeadLetters(settings.broker_url)
+
+        async def dead_lettered() -> bool:
+            return bool(await dlq.find(Filter(id=task_id)))
+
+        await eventually(dead_lettered, 120, f"the crashing task in q.dlq\n{worker_procs.logs()}")
+        [letter] = await dlq.find(Filter(id=task_id))
+        assert letter.reason == "worker-lost"
+        assert await backends.cache.get(f"crashes:{ref}") == str(WORKER_LOST_LIMIT).encode()
+        assert await t.effects(backends.db, f"dead:{ref}:WorkerLostError") == 1  # on_dead_letter ran once
 
 
 async def test_broker_restart_with_1000_tasks_in_flight_loses_nothing(
