@@ -3,7 +3,9 @@ from __future__ import annotations
 import io
 import json
 import logging
+import sys
 
+import pytest
 import structlog
 
 from ecoeco.observability.logging import REDACTED, configure_logging
@@ -50,3 +52,17 @@ def test_exceptions_are_rendered_into_the_line() -> None:
         structlog.get_logger("t").exception("failed")
     (line,) = _lines(out)
     assert "ValueError: boom" in str(line["exception"])
+
+
+def test_loggers_follow_stderr_when_it_is_swapped(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A CLI runner or pytest swaps sys.stderr and closes its buffer afterwards: a logger cached
+    # while it was in place must not write into the closed buffer later.
+    first, second = io.StringIO(), io.StringIO()
+    monkeypatch.setattr(sys, "stderr", first)
+    configure_logging("INFO", json=True)
+    log = structlog.get_logger("swap")
+    log.info("one")
+    first.close()
+    monkeypatch.setattr(sys, "stderr", second)
+    log.info("two")
+    assert json.loads(second.getvalue())["event"] == "two"

@@ -30,9 +30,26 @@ def redact(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> Mutab
     return event
 
 
+class _CurrentStderr:
+    """Writes to whatever ``sys.stderr`` is at the moment of writing.
+
+    Loggers are cached on first use; binding them to the stderr object of that moment would leave them
+    writing to a closed file once a harness (a CLI runner, pytest's capture) swaps it back.
+    """
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+    def isatty(self) -> bool:
+        return sys.stderr.isatty()
+
+
 def configure_logging(level: str = "INFO", *, json: bool | None = None, stream: TextIO | None = None) -> None:
     """``json=None`` picks JSON unless the stream is a terminal."""
-    out = stream or sys.stderr
+    out: Any = stream or _CurrentStderr()
     as_json = not out.isatty() if json is None else json
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
