@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import uuid
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
+from ecoeco.db.base import utcnow
+from ecoeco.queue import TaskContext
 from ecoeco.queue.models import TaskRun
 from ecoeco.runtime import Backends
 from ecoeco.storage import ObjectNotFound
 from ecoeco.waste.models import Scan, ScanEvent
+from ecoeco.waste.tasks import fail_stale_scans
 from tests.support.auth import SignedIn
 from tests.support.fixtures_openai import FakeOpenAI
 from tests.support.fixtures_queue import Workers
@@ -447,3 +451,24 @@ async def test_the_local_model_answers_a_real_photo(
     assert answer["major"] == "non_combustible"
     assert answer["disposed_as"] == "mug"  # ceramics: the non-combustible sack, not recycling
     assert answer["steps"]
+
+
+async def test_a_scan_whose_job_vanished_is_failed_by_the_hourly_sweep(
+    client: httpx.AsyncClient, alice: SignedIn, app: FastAPI
+) -> None:
+    # No workers run: the job sits unprocessed, as if it had expired in the broker unseen.
+    r = await client.post(f"{WASTE}/scans", json={"question": "페트병"}, headers=alice.headers)
+    scan_id = uuid.UUID(r.json()["scan_id"])
+    backends: Backends = app.state.backends
+    ctx = TaskContext(backends=backends, task_id="sweep", name="sched.cache.cleanup", attempt=1)
+    assert await fail_stale_scans(ctx) == 0  # fresh scans are left alone
+
+    async with backends.db.session() as session:
+        await session.execute(
+            update(Scan).where(Scan.id == scan_id).values(updated_at=utcnow() - dt.timedelta(hours=1))
+        )
+    assert await fail_stale_scans(ctx) == 1
+    scan = (await client.get(f"{WASTE}/scans/{scan_id}", headers=alice.headers)).json()
+    assert scan["status"] == "failed"
+    assert scan["error"]["code"] == "analysis-timeout"
+    assert await fail_stale_scans(ctx) == 0

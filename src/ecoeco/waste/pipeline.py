@@ -92,13 +92,18 @@ def _verdict(c: Classification) -> Verdict:
     )
 
 
-async def fail(backends: Backends, session: AsyncSession, scan_id: uuid.UUID, exc: BaseException) -> None:
-    """Mark the scan failed with a user-safe reason, in the dead-letter record's own transaction."""
+async def fail(
+    backends: Backends, session: AsyncSession, scan_id: uuid.UUID, exc: BaseException | None
+) -> None:
+    """Mark the scan failed with a user-safe reason, in the caller's transaction.
+
+    ``exc`` is what killed its job; None when the job vanished (expired in the broker unseen).
+    """
     scan = await repository.get_scan(session, scan_id)
     if scan is None:
         return
-    vision = isinstance(exc, VisionError) or isinstance(exc.__cause__, VisionError)
-    code = "vision-unavailable" if vision else "analysis-failed"
+    vision = isinstance(exc, VisionError) or isinstance(getattr(exc, "__cause__", None), VisionError)
+    code = "vision-unavailable" if vision else "analysis-timeout" if exc is None else "analysis-failed"
     message = FAILED_MESSAGE.get(scan.lang, FAILED_MESSAGE["ko"])
     failed = {"error_code": code, "error_message": message, "completed_at": utcnow()}
     await progress.advance(
@@ -107,4 +112,4 @@ async def fail(backends: Backends, session: AsyncSession, scan_id: uuid.UUID, ex
         Step("failed", {"error": {"code": code, "message": message}}, failed),
         session=session,
     )
-    log.warning("scan_failed", scan_id=str(scan_id), code=code, error=type(exc).__name__)
+    log.warning("scan_failed", scan_id=str(scan_id), code=code, error=type(exc).__name__ if exc else None)

@@ -42,6 +42,16 @@ async def finished_uploads(session: AsyncSession, *, expired_before: datetime, l
     return list((await session.execute(stmt)).scalars())
 
 
+async def stale_scans(session: AsyncSession, *, untouched_since: datetime, limit: int) -> list[uuid.UUID]:
+    stmt = (
+        select(Scan.id)
+        .where(Scan.status.in_(("queued", "processing")), Scan.updated_at < untouched_since)
+        .order_by(Scan.updated_at)
+        .limit(limit)
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
 async def daily_counts(session: AsyncSession, start: datetime, end: datetime) -> dict[str, int]:
     in_day = (Scan.created_at >= start) & (Scan.created_at < end)
     rows = await session.execute(select(Scan.status, func.count()).where(in_day).group_by(Scan.status))

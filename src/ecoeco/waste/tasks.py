@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ecoeco.db.base import utcnow
 from ecoeco.queue import PermanentError, TaskContext, task
-from ecoeco.queue.jobs import image_cleanup, stats_provider
+from ecoeco.queue.jobs import cache_cleanup, image_cleanup, stats_provider
 from ecoeco.storage import ObjectNotFound
 from ecoeco.vision.base import VisionPermanentError
 from ecoeco.waste import pipeline, repository
@@ -41,6 +41,9 @@ async def delete_images(ctx: TaskContext, *, keys: list[str]) -> None:
 
 
 CLEANUP_BATCH = 500
+# Longer than q.ai's message TTL (300 s) plus every retry's backoff: a scan untouched this long has lost
+# its job (e.g. it expired in the broker, which calls no hook) and would otherwise spin forever.
+STALE_SCAN_AFTER = dt.timedelta(minutes=20)
 
 
 @stats_provider
@@ -62,3 +65,14 @@ async def drop_finished_uploads(ctx: TaskContext) -> int:
         deleted += len(batch)
         if len(batch) < CLEANUP_BATCH:
             return deleted
+
+
+@cache_cleanup
+async def fail_stale_scans(ctx: TaskContext) -> int:
+    """Hourly: tell users about scans whose job vanished instead of leaving them "processing"."""
+    cutoff = utcnow() - STALE_SCAN_AFTER
+    async with ctx.backends.db.session() as session:
+        stale = await repository.stale_scans(session, untouched_since=cutoff, limit=CLEANUP_BATCH)
+        for scan_id in stale:
+            await pipeline.fail(ctx.backends, session, scan_id, None)
+    return len(stale)
