@@ -49,6 +49,23 @@ async def put_to(client: httpx.AsyncClient, url: str, data: bytes, headers: dict
     return r
 
 
+async def post_photo(
+    client: httpx.AsyncClient,
+    user: SignedIn,
+    data: bytes | None = None,
+    *,
+    idempotency_key: str | None = None,
+) -> httpx.Response:
+    """POST a multipart photo scan (the coffee photo by default), as the app would."""
+    image = jpeg("coffee") if data is None else data
+    headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+    return await client.post(
+        f"{WASTE}/scans",
+        files={"image": ("photo.jpg", image, "image/jpeg")},
+        headers={**user.headers, **headers},
+    )
+
+
 async def test_the_whole_journey(
     client: httpx.AsyncClient, workers: Workers, fake_openai: FakeOpenAI, alice: SignedIn
 ) -> None:
@@ -87,11 +104,7 @@ async def test_the_whole_journey(
     assert r.status_code == 201, r.text
 
     # The same photo again, re-encoded by the phone: served from the confirmed result, no model call.
-    again = await client.post(
-        f"{WASTE}/scans",
-        files={"image": ("again.jpg", jpeg("coffee", optimize=True), "image/jpeg")},
-        headers=alice.headers,
-    )
+    again = await post_photo(client, alice, jpeg("coffee", optimize=True))
     assert again.status_code == 202, again.text
     repeat = await wait_done(client, again.json()["scan_id"], alice)
     assert repeat["cache_hit"] is True
@@ -108,9 +121,7 @@ async def test_late_subscriber_and_resume_miss_nothing(
     client: httpx.AsyncClient, workers: Workers, fake_openai: FakeOpenAI, alice: SignedIn
 ) -> None:
     fake_openai.answer(bottle_answer())
-    r = await client.post(
-        f"{WASTE}/scans", files={"image": ("a.jpg", jpeg("coffee"), "image/jpeg")}, headers=alice.headers
-    )
+    r = await post_photo(client, alice)
     scan_id = r.json()["scan_id"]
     await workers.drain()
     everything = await read_events(client, scan_id, alice)  # subscribed after the scan finished
@@ -135,9 +146,7 @@ async def test_unsure_photo_asks_for_a_description(
     client: httpx.AsyncClient, workers: Workers, fake_openai: FakeOpenAI, alice: SignedIn
 ) -> None:
     fake_openai.answer(bottle_answer(unsure=True, confidence=0.2))
-    r = await client.post(
-        f"{WASTE}/scans", files={"image": ("a.jpg", jpeg("astronaut"), "image/jpeg")}, headers=alice.headers
-    )
+    r = await post_photo(client, alice, jpeg("astronaut"))
     scan = await wait_done(client, r.json()["scan_id"], alice)
     assert scan["status"] == "done"
     assert scan["result"]["unsure"] is True and scan["result"]["answer"] is None
@@ -160,13 +169,10 @@ async def test_duplicate_post_with_the_same_key_is_one_scan_and_one_job(
     client: httpx.AsyncClient, workers: Workers, fake_openai: FakeOpenAI, alice: SignedIn, app: FastAPI
 ) -> None:
     fake_openai.answer(bottle_answer())
-    data = jpeg("coffee")
     headers = {**alice.headers, "Idempotency-Key": "same"}
 
     async def post() -> httpx.Response:
-        return await client.post(
-            f"{WASTE}/scans", files={"image": ("a.jpg", data, "image/jpeg")}, headers=headers
-        )
+        return await post_photo(client, alice, idempotency_key="same")
 
     first, second = await asyncio.gather(post(), post())
     assert first.status_code == second.status_code == 202
@@ -188,9 +194,7 @@ async def test_model_failure_marks_the_scan_failed_and_dead_letters(
     client: httpx.AsyncClient, workers: Workers, fake_openai: FakeOpenAI, alice: SignedIn, app: FastAPI
 ) -> None:
     fake_openai.fail(401, error_type="invalid_request_error", error_code="invalid_api_key")
-    r = await client.post(
-        f"{WASTE}/scans", files={"image": ("a.jpg", jpeg("coffee"), "image/jpeg")}, headers=alice.headers
-    )
+    r = await post_photo(client, alice)
     scan_id = r.json()["scan_id"]
     scan = await wait_done(client, scan_id, alice)
     assert scan["status"] == "failed"
@@ -220,9 +224,7 @@ async def test_model_failure_marks_the_scan_failed_and_dead_letters(
 async def test_bad_images_are_refused_and_nothing_is_kept(
     client: httpx.AsyncClient, alice: SignedIn, payload: bytes, status: int, code: str | None
 ) -> None:
-    r = await client.post(
-        f"{WASTE}/scans", files={"image": ("x.jpg", payload, "image/jpeg")}, headers=alice.headers
-    )
+    r = await post_photo(client, alice, payload)
     assert r.status_code == status, r.text
     assert r.headers["content-type"] == "application/problem+json"
     if code:
@@ -233,9 +235,7 @@ async def test_bad_images_are_refused_and_nothing_is_kept(
 
 async def test_huge_upload_is_413_before_reading_it(client: httpx.AsyncClient, alice: SignedIn) -> None:
     big = b"\xff\xd8\xff" + b"\x00" * (30 * 1024 * 1024)
-    r = await client.post(
-        f"{WASTE}/scans", files={"image": ("big.jpg", big, "image/jpeg")}, headers=alice.headers
-    )
+    r = await post_photo(client, alice, big)
     assert r.status_code == 413
     r = await client.post(
         f"{WASTE}/uploads",
@@ -345,9 +345,7 @@ async def test_nobody_sees_or_touches_another_users_scan(
     client: httpx.AsyncClient, workers: Workers, fake_openai: FakeOpenAI, alice: SignedIn, bob: SignedIn
 ) -> None:
     fake_openai.answer(bottle_answer())
-    r = await client.post(
-        f"{WASTE}/scans", files={"image": ("a.jpg", jpeg("coffee"), "image/jpeg")}, headers=alice.headers
-    )
+    r = await post_photo(client, alice)
     scan_id = r.json()["scan_id"]
     await wait_done(client, scan_id, alice)
 
@@ -369,9 +367,7 @@ async def test_feedback_rules(
     client: httpx.AsyncClient, workers: Workers, fake_openai: FakeOpenAI, alice: SignedIn, bob: SignedIn
 ) -> None:
     fake_openai.answer(bottle_answer())
-    r = await client.post(
-        f"{WASTE}/scans", files={"image": ("a.jpg", jpeg("coffee"), "image/jpeg")}, headers=alice.headers
-    )
+    r = await post_photo(client, alice)
     scan_id = r.json()["scan_id"]
     await wait_done(client, scan_id, alice)
     bad = await client.post(
@@ -394,17 +390,13 @@ async def test_feedback_rules(
     if correction.status_code == 422:  # the knowledge base names milk cartons differently
         pytest.fail(f"item id used by the test is missing from the knowledge base: {correction.text}")
     assert correction.status_code == 201
-    repeat = await client.post(
-        f"{WASTE}/scans", files={"image": ("b.jpg", jpeg("coffee"), "image/jpeg")}, headers=alice.headers
-    )
+    repeat = await post_photo(client, alice)
     mine = await wait_done(client, repeat.json()["scan_id"], alice)
     assert mine["cache_hit"] is True
     assert mine["result"]["answer"]["target"] == "milk_carton"
 
     fake_openai.answer(bottle_answer())
-    other = await client.post(
-        f"{WASTE}/scans", files={"image": ("c.jpg", jpeg("coffee"), "image/jpeg")}, headers=bob.headers
-    )
+    other = await post_photo(client, bob)
     theirs = await wait_done(client, other.json()["scan_id"], bob)
     assert theirs["cache_hit"] is False
 
@@ -413,9 +405,7 @@ async def test_deleting_the_account_erases_scans_and_images(
     client: httpx.AsyncClient, workers: Workers, fake_openai: FakeOpenAI, alice: SignedIn, app: FastAPI
 ) -> None:
     fake_openai.answer(bottle_answer())
-    r = await client.post(
-        f"{WASTE}/scans", files={"image": ("a.jpg", jpeg("coffee"), "image/jpeg")}, headers=alice.headers
-    )
+    r = await post_photo(client, alice)
     scan_id = r.json()["scan_id"]
     await wait_done(client, scan_id, alice)
     pending_upload = await upload(client, alice, jpeg("chelsea"))
@@ -442,9 +432,7 @@ async def test_the_local_model_answers_a_real_photo(
     client: httpx.AsyncClient, workers: Workers, alice: SignedIn, vision_backend: str
 ) -> None:
     """The embedded default end to end: EfficientNet-Lite0 on a real photo of an espresso cup."""
-    r = await client.post(
-        f"{WASTE}/scans", files={"image": ("cup.jpg", jpeg("coffee"), "image/jpeg")}, headers=alice.headers
-    )
+    r = await post_photo(client, alice)
     scan = await wait_done(client, r.json()["scan_id"], alice)
     assert scan["result"]["unsure"] is False
     answer = scan["result"]["answer"]
