@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 import sqlalchemy.exc
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -62,13 +62,13 @@ def create_app(
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
 
     app.include_router(ops_router)
-    api = APIRouter(prefix=API_PREFIX)
     wanted = set(services) if services else set(DOMAINS)
     for module in domain_modules("endpoints"):
         domain = module.__name__.split(".")[1]
         if domain in wanted:
-            api.include_router(module.router)
-    app.include_router(api)
+            # Mounted straight on the app (not under a shared /api/v1 router): one level less of
+            # router matching on every request.
+            app.include_router(module.router, prefix=API_PREFIX)
     return app
 
 
