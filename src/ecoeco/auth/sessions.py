@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,11 +29,6 @@ class IssuedTokens:
     refresh_expires_in: int
 
 
-def _aware(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes; every value we store is UTC.
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 def _refresh_row(
     runtime: AuthRuntime, session_id: uuid.UUID, session_expires: datetime
 ) -> tuple[str, RefreshToken]:
@@ -48,7 +43,7 @@ def _issued(
     runtime: AuthRuntime, user_id: uuid.UUID, session_id: uuid.UUID, raw: str, row: RefreshToken
 ) -> IssuedTokens:
     access, ttl = runtime.tokens.issue(user_id, session_id)
-    refresh_in = int((_aware(row.expires_at) - utcnow()).total_seconds())
+    refresh_in = int((row.expires_at - utcnow()).total_seconds())
     return IssuedTokens(user_id, session_id, access, ttl, raw, max(0, refresh_in))
 
 
@@ -78,7 +73,7 @@ async def rotate(
     now = utcnow()
     if auth_session.revoked_at is not None:
         raise Unauthorized("The session has been signed out.", code="session-revoked")
-    if _aware(token.expires_at) <= now or _aware(auth_session.expires_at) <= now:
+    if token.expires_at <= now or auth_session.expires_at <= now:
         raise Unauthorized("The refresh token has expired; sign in again.", code="refresh-token-expired")
     if token.used_at is not None or not await repo.mark_used(db, token.id, now):
         # RFC 9700 §4.14.2: a replayed refresh token means it leaked; end the family for everyone.
@@ -94,7 +89,7 @@ async def rotate(
         raise Unauthorized(
             "The refresh token was already used; the session has been revoked.", code="refresh-token-reused"
         )
-    new_raw, row = _refresh_row(runtime, auth_session.id, _aware(auth_session.expires_at))
+    new_raw, row = _refresh_row(runtime, auth_session.id, auth_session.expires_at)
     await repo.add_refresh_token(db, row)
     return _issued(runtime, auth_session.user_id, auth_session.id, new_raw, row)
 

@@ -25,10 +25,9 @@ from kombu import Connection
 from kombu.transport.native_delayed_delivery import MAX_NUMBER_OF_BITS_TO_USE
 from sqlalchemy import delete, select
 
-from ecoeco.db.base import utcnow
+from ecoeco.db.base import as_utc, utcnow
 from ecoeco.queue import wire
 from ecoeco.queue.models import DeadLetterRow, OutboxRow
-from ecoeco.queue.outbox import _aware
 from ecoeco.queue.topology import DLQ, TASK_EXCHANGE, queue_depths
 
 if TYPE_CHECKING:
@@ -144,7 +143,7 @@ def _from_row(row: DeadLetterRow) -> DeadLetter:
         reason=row.reason,
         error=row.error,
         attempts=row.attempts,
-        failed_at=_aware(row.failed_at),
+        failed_at=row.failed_at,
     )
 
 
@@ -226,7 +225,7 @@ def parse_message(message: amqp.Message) -> DeadLetter:
     failed_at = (
         dt.datetime.fromtimestamp(float(failed), dt.UTC)
         if failed is not None
-        else (_aware(first["time"]) if isinstance(first.get("time"), dt.datetime) else None)
+        else (as_utc(first["time"]) if isinstance(first.get("time"), dt.datetime) else None)
     )
     return DeadLetter(
         id=str(headers.get("id") or message.properties.get("correlation_id") or ""),

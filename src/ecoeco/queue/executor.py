@@ -21,7 +21,7 @@ from sqlalchemy import or_, select, update
 from ecoeco.db.base import utcnow
 from ecoeco.queue.execution import Outcome, execute
 from ecoeco.queue.models import DeadLetterRow, OutboxRow
-from ecoeco.queue.outbox import _aware, _epoch
+from ecoeco.queue.outbox import _epoch
 from ecoeco.queue.registry import Task
 from ecoeco.queue.topology import WORK_QUEUES, queue_for_routing_key
 
@@ -132,7 +132,7 @@ class EmbeddedExecutor:
         queue = queue_for_routing_key(row.routing_key)
         try:
             task = self.tasks.get(row.task)
-            waited = (utcnow() - _aware(row.available_at)).total_seconds()
+            waited = (utcnow() - row.available_at).total_seconds()
             if task is None:
                 outcome = Outcome("dead", reason="unknown-task", error=f"no task named {row.task!r}")
             elif queue.ttl_s is not None and waited > queue.ttl_s:
@@ -181,7 +181,7 @@ class EmbeddedExecutor:
                         reason=outcome.reason,
                         error=outcome.error,
                         attempts=row.attempts + 1,
-                        enqueued_at=_aware(row.created_at),
+                        enqueued_at=row.created_at,
                         failed_at=now,
                     )
                 )

@@ -137,7 +137,7 @@ async def relay_pending(
             routing_key=row.routing_key,
             kwargs=row.kwargs,
             enqueued_at=_epoch(row.created_at),
-            countdown=max(0, round((_aware(row.available_at) - now).total_seconds())),
+            countdown=max(0, round((row.available_at - now).total_seconds())),
         )
         for row in rows
     ]
@@ -150,10 +150,5 @@ async def relay_pending(
     return len(published)
 
 
-def _aware(value: dt.datetime) -> dt.datetime:
-    # SQLite hands back naive datetimes; everything we store is UTC.
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-
-
 def _epoch(value: dt.datetime) -> float:
-    return _aware(value).timestamp()
+    return value.timestamp()

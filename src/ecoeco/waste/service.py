@@ -16,7 +16,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ecoeco.core import events as domain_events
 from ecoeco.core.errors import Conflict, NotFound, PayloadTooLarge, ProblemError, Unprocessable
 from ecoeco.core.pagination import Page, decode_cursor, encode_cursor
-from ecoeco.db.base import utcnow
+from ecoeco.db.base import as_utc, utcnow
 from ecoeco.queue import enqueue
 from ecoeco.runtime import Backends
 from ecoeco.storage import ObjectNotFound
@@ -129,9 +129,8 @@ async def receive_upload(
 
 
 def _grant(upload: Upload) -> uploads.UploadGrant:
-    expires = upload.expires_at if upload.expires_at.tzinfo else upload.expires_at.replace(tzinfo=UTC)
     return uploads.UploadGrant(
-        upload.id, upload.user_id, upload.content_type, upload.size, int(expires.timestamp())
+        upload.id, upload.user_id, upload.content_type, upload.size, int(upload.expires_at.timestamp())
     )
 
 
@@ -148,7 +147,7 @@ async def _take_upload(
         raise NotFound("No such upload.", code="upload-not-found")
     if upload.status == "consumed":
         raise Conflict("This upload was already used for a scan.", code="upload-already-used")
-    if _aware(upload.expires_at) < utcnow():
+    if upload.expires_at < utcnow():
         raise ProblemError(
             "The upload has expired; upload the image again.", status=410, code="upload-expired"
         )
@@ -312,8 +311,8 @@ def to_view(scan: Scan, feedback: Feedback | None = None) -> ScanView:
         stage=scan.stage,
         progress=scan.progress,
         question=scan.question,
-        created_at=_aware(scan.created_at),
-        completed_at=_aware(scan.completed_at) if scan.completed_at else None,
+        created_at=scan.created_at,
+        completed_at=scan.completed_at,
         cache_hit=scan.cache_hit,
         result=scan.result,
         error=error,
@@ -326,7 +325,7 @@ def _feedback_view(feedback: Feedback) -> FeedbackView:
         correct=feedback.correct,
         item_id=feedback.item_id,
         comment=feedback.comment,
-        created_at=_aware(feedback.created_at),
+        created_at=feedback.created_at,
     )
 
 
@@ -471,7 +470,7 @@ def _summary(scan: Scan) -> ScanSummary:
     return ScanSummary(
         id=scan.id,
         status=scan.status,
-        created_at=_aware(scan.created_at),
+        created_at=scan.created_at,
         major=scan.major,
         middle=scan.middle,
         item_id=scan.item_id,
@@ -495,7 +494,7 @@ async def stats(session: AsyncSession, user_id: uuid.UUID, *, today: datetime | 
         by_category=categories,
         current_streak_days=current,
         longest_streak_days=longest,
-        last_scan_at=_aware(times[0]) if times else None,
+        last_scan_at=times[0] if times else None,
     )
 
 
@@ -504,21 +503,16 @@ def streaks(times: list[datetime], *, today: datetime) -> tuple[int, int]:
 
     The current streak survives until the end of the day after the last scan.
     """
-    days = sorted({_aware(t).astimezone(KST).date() for t in times})
+    days = sorted({t.astimezone(KST).date() for t in times})
     if not days:
         return 0, 0
     longest = run = 1
     for prev, cur in itertools.pairwise(days):
         run = run + 1 if (cur - prev).days == 1 else 1
         longest = max(longest, run)
-    today_kst = _aware(today).astimezone(KST).date()
+    today_kst = as_utc(today).astimezone(KST).date()
     current = run if (today_kst - days[-1]).days <= 1 else 0
     return current, longest
-
-
-def _aware(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes; everything we store is UTC.
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 # --- account deletion and clean-up ------------------------------------------------------------
