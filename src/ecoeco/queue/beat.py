@@ -60,7 +60,9 @@ class Schedule:
 
 SCHEDULES: tuple[Schedule, ...] = (
     Schedule("daily-stats", "sched.stats.daily", minute=0, hour=2, catch_up=dt.timedelta(hours=12)),
-    Schedule("cache-cleanup", "sched.cache.cleanup", minute=0, hour=None, catch_up=dt.timedelta(minutes=55)),
+    # A whole hour: a scheduler that (re)starts at :56 still runs this hour's clean-up instead of
+    # skipping it (it is idempotent per slot, so running late is harmless).
+    Schedule("cache-cleanup", "sched.cache.cleanup", minute=0, hour=None, catch_up=dt.timedelta(hours=1)),
     Schedule("image-cleanup", "sched.images.cleanup", minute=0, hour=3, catch_up=dt.timedelta(hours=12)),
 )
 
