@@ -7,17 +7,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from tests.support.auth import AUTH, pkce_pair
+from tests.support.auth import AUTH, authorize_mobile, path_of, pkce_pair
 from tests.support.fixtures_idp import MOBILE_REDIRECT
 
 
 def query_of(url: str) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
-
-
-def path_of(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.path}?{parts.query}" if parts.query else parts.path
 
 
 @dataclass
@@ -29,15 +24,7 @@ class MobileStart:
 
 async def start_mobile(api: httpx.AsyncClient, provider: str) -> MobileStart:
     verifier, challenge = pkce_pair()
-    r = await api.get(
-        f"{AUTH}/{provider}/authorize",
-        params={
-            "client": "mobile",
-            "redirect_uri": MOBILE_REDIRECT,
-            "code_challenge": challenge,
-            "code_challenge_method": "S256",
-        },
-    )
+    r = await authorize_mobile(api, provider, redirect_uri=MOBILE_REDIRECT, challenge=challenge)
     assert r.status_code == 200, r.text
     return MobileStart(r.json()["authorization_url"], r.json()["state"], verifier)
 

@@ -11,8 +11,8 @@ import pytest
 from fastapi import FastAPI
 
 from ecoeco.settings import Settings
-from tests.auth.flows import consent, mobile_sign_in, path_of, query_of, start_mobile, web_start
-from tests.support.auth import AUTH, pkce_pair
+from tests.auth.flows import consent, mobile_sign_in, query_of, start_mobile, web_start
+from tests.support.auth import AUTH, authorize_mobile, path_of, pkce_pair
 from tests.support.fixtures_idp import MOBILE_REDIRECT, FakeIdP
 
 PROVIDERS = ["kakao", "naver", "google"]
@@ -190,15 +190,7 @@ async def test_provider_without_pkce_still_sends_what_it_accepts(
 )
 async def test_mobile_redirect_uri_must_match_exactly(client: httpx.AsyncClient, redirect_uri: str) -> None:
     _, challenge = pkce_pair()
-    r = await client.get(
-        f"{AUTH}/kakao/authorize",
-        params={
-            "client": "mobile",
-            "redirect_uri": redirect_uri,
-            "code_challenge": challenge,
-            "code_challenge_method": "S256",
-        },
-    )
+    r = await authorize_mobile(client, "kakao", redirect_uri=redirect_uri, challenge=challenge)
     problem(r, 400, "redirect-uri-not-allowed")
 
 
@@ -297,15 +289,7 @@ async def test_failing_google_discovery_is_503_at_authorize(
 ) -> None:
     fake_idp.fail("google", "discovery", "500")
     _, challenge = pkce_pair()
-    r = await client.get(
-        f"{AUTH}/google/authorize",
-        params={
-            "client": "mobile",
-            "redirect_uri": MOBILE_REDIRECT,
-            "code_challenge": challenge,
-            "code_challenge_method": "S256",
-        },
-    )
+    r = await authorize_mobile(client, "google", redirect_uri=MOBILE_REDIRECT, challenge=challenge)
     problem(r, 503, "idp-unavailable")
 
 

@@ -6,8 +6,8 @@ import httpx
 import pytest
 
 from ecoeco.settings import Settings
-from tests.auth.flows import consent, mobile_sign_in, path_of, query_of, start_mobile, web_sign_in, web_start
-from tests.support.auth import AUTH, pkce_pair
+from tests.auth.flows import consent, mobile_sign_in, query_of, start_mobile, web_sign_in, web_start
+from tests.support.auth import AUTH, authorize_mobile, path_of, pkce_pair
 from tests.support.fixtures_idp import MOBILE_REDIRECT
 
 PROVIDERS = ["kakao", "naver", "google"]
@@ -144,16 +144,13 @@ async def _link(
     client: httpx.AsyncClient, idp_http: httpx.AsyncClient, provider: str, *, bearer: str, user: str
 ):
     verifier, challenge = pkce_pair()
-    r = await client.get(
-        f"{AUTH}/{provider}/authorize",
-        params={
-            "client": "mobile",
-            "redirect_uri": MOBILE_REDIRECT,
-            "code_challenge": challenge,
-            "code_challenge_method": "S256",
-            "link": "true",
-        },
+    r = await authorize_mobile(
+        client,
+        provider,
+        redirect_uri=MOBILE_REDIRECT,
+        challenge=challenge,
         headers={"Authorization": f"Bearer {bearer}"},
+        link="true",
     )
     assert r.status_code == 200, r.text
     back = query_of(await consent(idp_http, r.json()["authorization_url"], user=user))

@@ -14,13 +14,13 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from tests.support.services import RUN_ID, free_port
+from tests.support.waiting import eventually_sync
 
 SBIN = Path("/usr/lib/rabbitmq/bin")
 RABBIT_HOME = "/var/lib/rabbitmq"  # holds the Erlang cookie shared by the CLI tools and cluster peers
@@ -104,15 +104,17 @@ class RabbitNode:
         )
 
     def wait_running(self, timeout: float = BOOT_TIMEOUT_S) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
+        def running() -> bool:
             if self._run("rabbitmq-diagnostics", "-q", "check_running", timeout=60).returncode == 0:
-                return
+                return True
             if self.process is not None and self.process.poll() is not None:
                 raise RuntimeError(f"{self.name} exited during boot: {self.console_tail()}")
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{self.name} not running after {timeout}s: {self.console_tail()}")
-            time.sleep(0.5)
+            return False
+
+        try:
+            eventually_sync(running, within_s=timeout, every_s=0.5, what=f"{self.name} running")
+        except TimeoutError as exc:
+            raise TimeoutError(f"{exc}: {self.console_tail()}") from None
 
     def console_tail(self) -> str:
         path = self.base / "console.log"

@@ -12,7 +12,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -31,18 +30,11 @@ from ecoeco.settings import Settings
 from tests.queue import sample_tasks as t
 from tests.queue.rabbit_nodes import RabbitNode, check_available, rabbit_nodes
 from tests.support import services
+from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.slow, pytest.mark.distributed_only]
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], within_s: float, what: str) -> None:
-    deadline = time.monotonic() + within_s
-    while not await check():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"not within {within_s}s: {what}")
-        await asyncio.sleep(0.2)
 
 
 class WorkerProcesses:
@@ -143,7 +135,9 @@ async def _relay_until_empty(backends: Backends, within_s: float) -> None:
         await backends.queue.relay()
         return await backends.queue.pending() == 0
 
-    await eventually(published, within_s, "every committed task accepted by the broker")
+    await eventually(
+        published, within_s=within_s, every_s=0.2, what="every committed task accepted by the broker"
+    )
 
 
 async def _settle(
@@ -161,7 +155,9 @@ async def _settle(
             dead = {x.kwargs.get("ref", "") for x in await RabbitDeadLetters(dlq_url).find(Filter(), 10_000)}
         return all(r in counts or r in dead for r in refs)
 
-    await eventually(settled, within_s, f"all {len(refs)} tasks finished or dead-lettered")
+    await eventually(
+        settled, within_s=within_s, every_s=0.2, what=f"all {len(refs)} tasks finished or dead-lettered"
+    )
     missing = [r for r in refs if r not in counts and r not in dead]
     assert missing == []
     return counts
@@ -183,11 +179,13 @@ async def test_worker_killed_mid_task_redelivers_and_effect_happens_once(
             return check
 
         first = worker_procs.start(settings, "q.batch")
-        await eventually(runs(1), 90, "the task started on the first worker")
+        await eventually(runs(1), within_s=90, every_s=0.2, what="the task started on the first worker")
         worker_procs.kill(first)  # SIGKILL mid-task: its transaction and its unacked message are abandoned
 
         worker_procs.start(settings, "q.batch")
-        await eventually(runs(2), 120, f"redelivery to the second worker\n{worker_procs.logs()}")
+        await eventually(
+            runs(2), within_s=120, every_s=0.2, what=f"redelivery to the second worker\n{worker_procs.logs()}"
+        )
         await backends.cache.set(f"release:{ref}", "1")
 
         async def finished() -> bool:
@@ -196,7 +194,7 @@ async def test_worker_killed_mid_task_redelivers_and_effect_happens_once(
                     await session.scalar(select(TaskRun.outcome).where(TaskRun.task_id == task_id)) == "done"
                 )
 
-        await eventually(finished, 60, "the redelivered run finished")
+        await eventually(finished, within_s=60, every_s=0.2, what="the redelivered run finished")
         assert await t.effects(backends.db, ref) == 1
 
 
@@ -216,7 +214,12 @@ async def test_a_task_that_keeps_killing_its_worker_is_dead_lettered_once(
         async def dead_lettered() -> bool:
             return bool(await dlq.find(Filter(id=task_id)))
 
-        await eventually(dead_lettered, 120, f"the crashing task in q.dlq\n{worker_procs.logs()}")
+        await eventually(
+            dead_lettered,
+            within_s=120,
+            every_s=0.2,
+            what=f"the crashing task in q.dlq\n{worker_procs.logs()}",
+        )
         [letter] = await dlq.find(Filter(id=task_id))
         assert letter.reason == "worker-lost"
         assert await backends.cache.get(f"crashes:{ref}") == str(WORKER_LOST_LIMIT).encode()
@@ -240,7 +243,9 @@ async def test_broker_restart_with_1000_tasks_in_flight_loses_nothing(
             async def some_done() -> bool:
                 return len(await t.effects_like(backends.db, prefix)) >= 50
 
-            await eventually(some_done, 90, f"the worker got going\n{worker_procs.logs()}")
+            await eventually(
+                some_done, within_s=90, every_s=0.2, what=f"the worker got going\n{worker_procs.logs()}"
+            )
             restart = asyncio.create_task(asyncio.to_thread(node.restart))
             await _enqueue_many(backends, t.record, during, per_txn=20)  # the API keeps accepting work
             await restart
@@ -274,7 +279,9 @@ async def test_cluster_loses_the_q_ai_leader_under_load_without_loss(
             async def some_done() -> bool:
                 return len(await t.effects_like(backends.db, prefix)) >= 50
 
-            await eventually(some_done, 90, f"the worker got going\n{worker_procs.logs()}")
+            await eventually(
+                some_done, within_s=90, every_s=0.2, what=f"the worker got going\n{worker_procs.logs()}"
+            )
             stop = asyncio.create_task(asyncio.to_thread(leader.stop))
             await _enqueue_many(backends, t.record_ai, during, per_txn=20)  # load goes on meanwhile
             await stop

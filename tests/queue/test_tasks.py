@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
 
 import pytest
@@ -18,6 +16,7 @@ from ecoeco.runtime import Backends
 from ecoeco.settings import Settings
 from tests.queue import sample_tasks as t
 from tests.support.fixtures_queue import Workers
+from tests.support.waiting import eventually
 
 
 def ref() -> str:
@@ -105,10 +104,7 @@ async def test_ecoeco_up_runs_tasks_and_the_scheduler_in_process(settings: Setti
         async def recorded() -> bool:
             return await t.effects(backends.db, r) == 1
 
-        deadline = time.monotonic() + 30
-        while not await recorded():
-            assert time.monotonic() < deadline, "the embedded executor did not run the task"
-            await asyncio.sleep(0.05)
+        await eventually(recorded, what="the embedded executor ran the task")
         async with backends.db.session() as session:  # the scheduler enqueued this hour's clean-up
             keys = set(await session.scalars(select(OutboxRow.key).where(OutboxRow.key.like("sched:%"))))
         assert any((k or "").startswith("sched:cache-cleanup:") for k in keys)

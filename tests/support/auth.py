@@ -44,19 +44,34 @@ def path_of(url: str) -> str:
     return f"{parts.path}?{parts.query}" if parts.query else parts.path
 
 
+async def authorize_mobile(
+    client: httpx.AsyncClient,
+    provider: str,
+    *,
+    redirect_uri: str,
+    challenge: str,
+    headers: dict[str, str] | None = None,
+    **params: str,
+) -> httpx.Response:
+    """``GET /auth/{provider}/authorize`` the way a phone starts signing in (PKCE S256)."""
+    return await client.get(
+        f"{AUTH}/{provider}/authorize",
+        params={
+            "client": "mobile",
+            "redirect_uri": redirect_uri,
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+            **params,
+        },
+        headers=headers,
+    )
+
+
 async def dev_authorization_response(
     client: httpx.AsyncClient, *, name: str, challenge: str
 ) -> dict[str, str]:
     """Walk the mobile flow up to the app's redirect: returns its query (code, state, iss)."""
-    r = await client.get(
-        f"{AUTH}/dev/authorize",
-        params={
-            "client": "mobile",
-            "redirect_uri": DEV_APP_REDIRECT,
-            "code_challenge": challenge,
-            "code_challenge_method": "S256",
-        },
-    )
+    r = await authorize_mobile(client, "dev", redirect_uri=DEV_APP_REDIRECT, challenge=challenge)
     assert r.status_code == 200, r.text
     authorization_url = r.json()["authorization_url"]
     query = {k: v[0] for k, v in parse_qs(urlsplit(authorization_url).query).items()}

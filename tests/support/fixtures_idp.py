@@ -29,6 +29,7 @@ from pydantic import SecretStr
 
 from ecoeco.settings import Settings
 from tests.support.services import free_port
+from tests.support.waiting import eventually_sync
 
 PROVIDERS = ("kakao", "naver", "google")
 MOBILE_REDIRECT = "ecoeco://auth/callback"
@@ -313,11 +314,13 @@ def fake_idp_server() -> Iterator[FakeIdP]:
     server = uvicorn.Server(uvicorn.Config(build_app(idp), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, name="fake-idp", daemon=True)
     thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
+
+    def started() -> bool:
+        if not thread.is_alive():
             raise RuntimeError("the fake IdP server did not start")
-        time.sleep(0.01)
+        return server.started
+
+    eventually_sync(started, within_s=20, every_s=0.01, what="the fake IdP server started")
     yield idp
     server.should_exit = True
     thread.join(timeout=10)

@@ -9,7 +9,7 @@ their backoff) and raises TimeoutError with what was still pending otherwise.
 from __future__ import annotations
 
 import asyncio
-import time
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass, field
@@ -29,6 +29,7 @@ from ecoeco.queue.executor import EmbeddedExecutor
 from ecoeco.queue.registry import load_task_modules
 from ecoeco.queue.topology import DLQ, WORK_QUEUES, declare_topology, queue_depths
 from ecoeco.runtime import Backends
+from tests.support.waiting import eventually
 
 DELAYED_QUEUES = tuple(level_name(level) for level in range(MAX_LEVEL + 1))
 WORK_QUEUE_NAMES = tuple(q.name for q in WORK_QUEUES)
@@ -59,17 +60,19 @@ class Workers:
         return f"ready {ready}, held by worker {held}" if ready or held else None
 
     async def drain(self, within_s: float = 60.0) -> None:
-        deadline = time.monotonic() + within_s
         quiet = 0
-        while True:
+
+        async def settled() -> bool:
+            nonlocal quiet
             state = await self._busy()
             self.history.append(state or "idle")
             quiet = quiet + 1 if state is None else 0
-            if quiet >= 2:  # idle twice in a row: nothing was in transit between the two looks
-                return
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"queue not drained after {within_s}s: {state}")
-            await asyncio.sleep(0.1)
+            return quiet >= 2  # idle twice in a row: nothing was in transit between the two looks
+
+        try:
+            await eventually(settled, within_s=within_s, every_s=0.1, what="queue drained")
+        except TimeoutError as exc:
+            raise TimeoutError(f"{exc}; last look: {self.history[-1]}") from None
 
 
 @pytest.fixture
@@ -94,14 +97,17 @@ async def workers(app: FastAPI) -> AsyncIterator[Workers]:
         # request; a frequent no-op timer makes teardown take a fraction of a second.
         worker.hub.call_repeatedly(0.2, _tick)
         yield Workers(backends, celery=celery)
-        deadline = time.monotonic() + 10
         # Let tasks the test did not wait for finish while their backends still exist.
-        while worker_state.active_requests and time.monotonic() < deadline:  # noqa: ASYNC110
-            await asyncio.sleep(0.05)
+        with contextlib.suppress(TimeoutError):
+            await eventually(_no_active_requests, within_s=10, what="the worker's tasks finished")
         await asyncio.to_thread(stack.close)
     # Its loops belong to the worker's threads, not to this test's running loop.
     await asyncio.to_thread(celery.ecoeco_bridge.close)  # type: ignore[attr-defined]
     await asyncio.to_thread(_purge, url)
+
+
+async def _no_active_requests() -> bool:
+    return not worker_state.active_requests
 
 
 def _purge(url: str) -> None:

@@ -8,7 +8,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 import urllib.parse
 import uuid
 from collections.abc import Callable, Iterator
@@ -25,6 +24,7 @@ from ecoeco.db.engine import Database
 from ecoeco.db.migrate import upgrade
 from ecoeco.domains import import_all_models
 from ecoeco.settings import Settings
+from tests.support.waiting import eventually_sync
 
 T = TypeVar("T")
 
@@ -159,13 +159,11 @@ def free_port() -> int:
 
 
 def wait_for_port(port: int, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def listening() -> bool:
         with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise TimeoutError(f"nothing listening on port {port} after {timeout}s")
+            return s.connect_ex(("127.0.0.1", port)) == 0
+
+    eventually_sync(listening, within_s=timeout, what=f"something listening on port {port}")
 
 
 def run_moto_server() -> Iterator[str]:

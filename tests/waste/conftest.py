@@ -23,6 +23,7 @@ from ecoeco.settings import Settings
 from tests.support.auth import SignedIn, sign_in
 from tests.support.fixtures_openai import API_KEY, FakeOpenAI
 from tests.support.sample_images import encode, photo
+from tests.support.waiting import eventually
 
 WASTE = "/api/v1/waste"
 
@@ -127,12 +128,13 @@ async def read_events(
 
 
 async def wait_done(client: httpx.AsyncClient, scan_id: str, user: SignedIn) -> dict[str, Any]:
-    async with asyncio.timeout(60):
-        while True:
-            r = await client.get(f"{WASTE}/scans/{scan_id}", headers=user.headers)
-            if r.status_code == 200:
-                body: dict[str, Any] = r.json()
-                return body
-            assert r.status_code == 202, r.text
-            assert r.headers["retry-after"]
-            await asyncio.sleep(0.05)
+    async def finished() -> dict[str, Any] | None:
+        r = await client.get(f"{WASTE}/scans/{scan_id}", headers=user.headers)
+        if r.status_code == 200:
+            body: dict[str, Any] = r.json()
+            return body
+        assert r.status_code == 202, r.text
+        assert r.headers["retry-after"]
+        return None
+
+    return await eventually(finished, within_s=60, what=f"scan {scan_id} done or failed")
