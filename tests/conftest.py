@@ -24,6 +24,8 @@ from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from ecoeco.app import create_app
+from ecoeco.core.clock import Clock
+from ecoeco.core.clock import clock as process_clock
 from ecoeco.settings import Settings
 from tests.support import services
 
@@ -39,6 +41,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "embedded_only: runs on the embedded backend alone")
     config.addinivalue_line("markers", "distributed_only: runs on the distributed backend alone")
     config.addinivalue_line("markers", "slow: takes more than a few seconds (still runs in CI)")
+    config.addinivalue_line(
+        "markers", "settings(**fields): settings a test needs, fixed before any app is built from them"
+    )
 
 
 @pytest.fixture(scope="session")
@@ -111,9 +116,12 @@ def settings(
 ) -> Iterator[Settings]:
     data_dir = tmp_path / "data"
     data_dir.mkdir()
+    overrides: dict[str, Any] = {}
+    for mark in reversed(list(request.node.iter_markers("settings"))):  # the closest mark wins
+        overrides |= mark.kwargs
     if backend == "embedded":
         shutil.copy(request.getfixturevalue("embedded_template"), data_dir / "ecoeco.db")
-        yield Settings(data_dir=data_dir, env="test", log_json=False)
+        yield Settings(data_dir=data_dir, env="test", log_json=False, **overrides)
         return
 
     pg = request.getfixturevalue("postgres_url")
@@ -132,9 +140,17 @@ def settings(
         broker_url=request.getfixturevalue("broker_url"),
         s3_bucket=bucket,
         s3_endpoint_url=endpoint,
+        **overrides,
     )
     services.truncate_postgres(pg)
     services.flush_redis_prefix(redis, prefix)
+
+
+@pytest.fixture
+def clock() -> Iterator[Clock]:
+    """The process clock, to move time forward past a TTL instead of sleeping through it."""
+    yield process_clock
+    process_clock.reset()
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from ecoeco.core.clock import Clock
 from ecoeco.settings import Settings
 from tests.auth.flows import consent, mobile_sign_in, query_of, start_mobile, web_start
 from tests.support.auth import AUTH, authorize_mobile, path_of, pkce_pair
@@ -66,12 +67,11 @@ async def test_concurrent_use_of_one_state_signs_in_once(
 
 
 async def test_expired_state_is_refused(
-    settings: Settings, client: httpx.AsyncClient, idp_http: httpx.AsyncClient
+    settings: Settings, client: httpx.AsyncClient, idp_http: httpx.AsyncClient, clock: Clock
 ) -> None:
-    settings.auth_state_ttl_s = 1
     start = await start_mobile(client, "kakao")
     back = query_of(await consent(idp_http, start.authorization_url, user="slow"))
-    await asyncio.sleep(1.3)  # let the state's TTL run out in the cache (memory or Redis)
+    clock.advance(settings.auth_state_ttl_s + 1)
     r = await client.post(f"{AUTH}/kakao/token", json={**back, "code_verifier": start.verifier})
     problem(r, 400, "invalid-state")
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from ecoeco.settings import Settings
 from tests.auth.flows import consent, mobile_sign_in, query_of, start_mobile, web_sign_in, web_start
 from tests.support.auth import AUTH, authorize_mobile, path_of, pkce_pair
 from tests.support.fixtures_idp import MOBILE_REDIRECT
@@ -99,19 +98,14 @@ async def test_web_flow_sets_cookies_and_needs_csrf_for_changes(
     assert (await browser.get(ME)).status_code == 401
 
 
+@pytest.mark.settings(auth_web_return_urls=["https://app.ecoeco.test/", "https://app.ecoeco.test/welcome"])
 async def test_web_flow_lands_on_the_requested_allowed_front_end(
-    settings_with_front_end: None, browser: httpx.AsyncClient, idp_http: httpx.AsyncClient
+    browser: httpx.AsyncClient, idp_http: httpx.AsyncClient
 ) -> None:
     url = await web_start(browser, "kakao", return_to="https://app.ecoeco.test/welcome")
     back = await browser.get(path_of(await consent(idp_http, url, user="a")))
     assert back.status_code == 303
     assert back.headers["location"] == "https://app.ecoeco.test/welcome"
-
-
-@pytest.fixture
-def settings_with_front_end(settings: Settings) -> None:
-    # Before the app fixture reads it: the auth runtime is built from these settings on first use.
-    settings.auth_web_return_urls = ["https://app.ecoeco.test/", "https://app.ecoeco.test/welcome"]
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)

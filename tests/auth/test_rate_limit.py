@@ -3,14 +3,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from ecoeco.settings import Settings
 from tests.support.auth import AUTH, sign_in
 
-
-@pytest.fixture
-def settings(settings: Settings) -> Settings:
-    settings.auth_rate_limit = 3
-    return settings
+pytestmark = pytest.mark.settings(auth_rate_limit=3)
 
 
 async def test_sign_in_endpoints_are_limited_per_client_ip(client: httpx.AsyncClient) -> None:

@@ -53,8 +53,8 @@ def test_placeholder_provider_secret_is_refused(tmp_path: Path) -> None:
         ).check_production_safety()
 
 
+@pytest.mark.settings(auth_dev_provider=False)
 async def test_disabled_dev_provider_is_not_offered(settings: Settings) -> None:
-    settings.auth_dev_provider = False
     application = create_app(settings)
     async with LifespanManager(application):
         transport = httpx.ASGITransport(app=application, raise_app_exceptions=False)

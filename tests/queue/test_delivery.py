@@ -16,7 +16,7 @@ from sqlalchemy import update
 from typer.testing import CliRunner
 
 from ecoeco.cli import app as cli_app
-from ecoeco.db.base import utcnow
+from ecoeco.core.clock import utcnow
 from ecoeco.queue import enqueue
 from ecoeco.queue.deadletters import Filter, dead_letters
 from ecoeco.queue.execution import WORKER_LOST_LIMIT

@@ -8,9 +8,9 @@ import uuid
 import pytest
 from sqlalchemy import func, select
 
-from ecoeco.db.base import utcnow
+from ecoeco.core.clock import KST, utcnow
 from ecoeco.queue import TaskContext, enqueue, jobs
-from ecoeco.queue.beat import KST, SCHEDULES, Schedule, Scheduler
+from ecoeco.queue.beat import SCHEDULES, Schedule, Scheduler
 from ecoeco.queue.deadletters import Filter, dead_letters
 from ecoeco.queue.jobs import LEDGER_RETENTION, image_cleanup, stats_day
 from ecoeco.queue.models import DailyStat, OutboxRow, TaskRun

@@ -12,7 +12,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select, update
 
-from ecoeco.db.base import utcnow
+from ecoeco.core.clock import utcnow
 from ecoeco.queue import TaskContext
 from ecoeco.queue.models import TaskRun
 from ecoeco.runtime import Backends

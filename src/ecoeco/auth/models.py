@@ -8,7 +8,8 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ecoeco.db.base import Base, utcnow
+from ecoeco.core.clock import utcnow
+from ecoeco.db.base import Base
 
 
 class Identity(Base):

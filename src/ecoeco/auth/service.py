@@ -16,6 +16,7 @@ import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Literal
 
 import httpx
@@ -28,6 +29,7 @@ from ecoeco.auth.providers.base import pkce_matches, s256
 from ecoeco.auth.runtime import AuthRuntime
 from ecoeco.auth.sessions import IssuedTokens, open_session
 from ecoeco.cache import Cache
+from ecoeco.core.clock import utcnow
 from ecoeco.core.errors import Conflict, NotFound, ProblemError, Unauthorized
 from ecoeco.settings import Settings
 from ecoeco.users import repository as users_repo
@@ -48,6 +50,8 @@ class FlowState(BaseModel):
     nonce: str
     binding: str | None = None  # web: hash of the browser-binding cookie
     link_user_id: uuid.UUID | None = None
+    # Checked on use as well as set as the cache entry's TTL: the cache's own expiry (Redis) is not ours.
+    expires_at: datetime
 
 
 @dataclass(frozen=True)
@@ -148,6 +152,7 @@ async def start_authorization(
         nonce=secrets.token_urlsafe(16),
         binding=_digest(binding) if binding else None,
         link_user_id=link_user_id,
+        expires_at=utcnow() + timedelta(seconds=settings.auth_state_ttl_s),
     )
     async with idp_http(settings) as http:
         url = await provider.authorization_url(
@@ -169,9 +174,9 @@ async def consume_state(
 ) -> FlowState:
     """Take the flow's state out of the store (it can be used once) and check it fits this request."""
     raw = await cache.pop(_state_key(state)) if state else None
-    if raw is None:
+    flow = FlowState.model_validate_json(raw) if raw is not None else None
+    if flow is None or flow.expires_at <= utcnow():
         raise _bad("The sign-in state is missing, expired or already used; start again.", "invalid-state")
-    flow = FlowState.model_validate_json(raw)
     if flow.provider != provider.name:
         raise _bad("This sign-in was started with another provider.", "provider-mismatch")
     if flow.client != client:

@@ -14,8 +14,8 @@ from ecoeco.auth.revocation import deny_sessions
 from ecoeco.auth.runtime import AuthRuntime
 from ecoeco.auth.tokens import csrf_matches, hash_refresh_token, new_refresh_token
 from ecoeco.cache import Cache
+from ecoeco.core.clock import utcnow
 from ecoeco.core.errors import Forbidden, Unauthorized
-from ecoeco.db.base import utcnow
 from ecoeco.settings import Settings
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from abc import ABC, abstractmethod
 from collections import defaultdict
 from collections.abc import AsyncIterator
@@ -16,6 +15,8 @@ from typing import cast
 
 import redis.asyncio as aioredis
 import structlog
+
+from ecoeco.core.clock import clock
 
 log = structlog.get_logger(__name__)
 
@@ -100,7 +101,7 @@ class MemoryCache(Cache):
         item = self._data.get(key)
         if item is None:
             return None
-        if item[1] is not None and item[1] <= time.monotonic():
+        if item[1] is not None and item[1] <= clock.monotonic():
             del self._data[key]
             return None
         return item
@@ -115,7 +116,7 @@ class MemoryCache(Cache):
         if only_if_absent and self._live(key) is not None:
             return False
         data = value.encode() if isinstance(value, str) else value
-        self._data[key] = (data, time.monotonic() + ttl if ttl else None)
+        self._data[key] = (data, clock.monotonic() + ttl if ttl else None)
         return True
 
     async def pop(self, key: str) -> bytes | None:
@@ -130,7 +131,7 @@ class MemoryCache(Cache):
 
     async def incr(self, key: str, *, ttl: float) -> tuple[int, float]:
         async with self._lock:
-            now = time.monotonic()
+            now = clock.monotonic()
             item = self._live(key)
             if item is None:
                 value, expires = 1, now + ttl
@@ -144,7 +145,7 @@ class MemoryCache(Cache):
         return await self.delete(*keys)
 
     def sweep(self) -> int:
-        now = time.monotonic()
+        now = clock.monotonic()
         expired = [k for k, (_, exp) in self._data.items() if exp is not None and exp <= now]
         for k in expired:
             del self._data[k]

@@ -9,6 +9,8 @@ from typing import Any, ClassVar
 from sqlalchemy import DateTime, Dialect, MetaData, TypeDecorator, Uuid
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from ecoeco.core.clock import utcnow as utcnow  # re-exported until every caller imports it from core
+
 # Deterministic constraint names so Alembic migrations behave the same on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -17,10 +19,6 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def as_utc(value: datetime) -> datetime:

@@ -19,10 +19,10 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
 import structlog
 
+from ecoeco.core.clock import KST, utcnow
 from ecoeco.queue.outbox import enqueue
 from ecoeco.queue.registry import Task
 
@@ -32,7 +32,6 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 
-KST = ZoneInfo("Asia/Seoul")
 LOCK_KEY = "queue:beat:leader"
 TICK_S = 5.0
 RELAY_GRACE_S = 5.0  # leave fresh rows to the publish that follows their commit
@@ -113,7 +112,7 @@ class Scheduler:
         """
         if not await self.lock.acquire():
             return None
-        now = now or dt.datetime.now(dt.UTC)
+        now = now or utcnow()
         enqueued: dict[str, str] = {}
         async with self.backends.db.session() as session:
             for schedule in self.schedules:

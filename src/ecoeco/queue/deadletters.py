@@ -25,7 +25,8 @@ from kombu import Connection
 from kombu.transport.native_delayed_delivery import MAX_NUMBER_OF_BITS_TO_USE
 from sqlalchemy import delete, select
 
-from ecoeco.db.base import as_utc, utcnow
+from ecoeco.core.clock import utcnow
+from ecoeco.db.base import as_utc
 from ecoeco.queue import wire
 from ecoeco.queue.models import DeadLetterRow, OutboxRow
 from ecoeco.queue.topology import DLQ, TASK_EXCHANGE, queue_depths

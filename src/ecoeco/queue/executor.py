@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from sqlalchemy import or_, select, update
 
-from ecoeco.db.base import utcnow
+from ecoeco.core.clock import utcnow
 from ecoeco.queue.execution import Outcome, execute
 from ecoeco.queue.models import DeadLetterRow, OutboxRow
 from ecoeco.queue.outbox import _epoch

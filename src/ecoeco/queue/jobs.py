@@ -22,7 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ecoeco.cache.base import MemoryCache
-from ecoeco.queue.beat import KST
+from ecoeco.core.clock import KST, utcnow
 from ecoeco.queue.models import DailyStat, OutboxRow, TaskRun
 from ecoeco.queue.registry import TaskContext, task
 
@@ -98,9 +98,7 @@ async def daily_stats(ctx: TaskContext, *, slot: str) -> None:
         values |= await provider(ctx.session, start, end)
     dialect = postgresql if ctx.session.get_bind().dialect.name == "postgresql" else sqlite
     for metric, value in values.items():
-        stmt = dialect.insert(DailyStat).values(
-            day=day, metric=metric, value=value, computed_at=dt.datetime.now(dt.UTC)
-        )
+        stmt = dialect.insert(DailyStat).values(day=day, metric=metric, value=value, computed_at=utcnow())
         await ctx.session.execute(
             stmt.on_conflict_do_update(
                 index_elements=["day", "metric"],

@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ecoeco.db.base import Base, utcnow
+from ecoeco.core.clock import utcnow
+from ecoeco.db.base import Base
 
 
 class OutboxRow(Base):

@@ -19,7 +19,7 @@ from sqlalchemy import Connection, Engine, event, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from ecoeco.db.base import utcnow
+from ecoeco.core.clock import utcnow
 from ecoeco.queue.models import OutboxRow
 from ecoeco.queue.registry import Task
 from ecoeco.queue.sql import insert_ignore

@@ -10,8 +10,8 @@ from ecoeco.auth import repository as auth_repo
 from ecoeco.auth import sessions
 from ecoeco.cache import Cache
 from ecoeco.core import events
+from ecoeco.core.clock import utcnow
 from ecoeco.core.errors import NotFound
-from ecoeco.db.base import utcnow
 from ecoeco.runtime import Backends
 from ecoeco.settings import Settings
 from ecoeco.users import repository as repo

@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ecoeco.db.base import Base, TimestampMixin, utcnow
+from ecoeco.core.clock import utcnow
+from ecoeco.db.base import Base, TimestampMixin
 
 
 class Upload(TimestampMixin, Base):

@@ -12,7 +12,7 @@ import uuid
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ecoeco.db.base import utcnow
+from ecoeco.core.clock import utcnow
 from ecoeco.runtime import Backends
 from ecoeco.vision.base import Classification, VisionError
 from ecoeco.waste import progress, repository

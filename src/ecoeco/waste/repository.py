@@ -10,7 +10,7 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ecoeco.db.base import utcnow
+from ecoeco.core.clock import utcnow
 from ecoeco.waste.models import ConfirmedImage, Feedback, Scan, ScanEvent, Upload
 
 # --- uploads ----------------------------------------------------------------------------------

@@ -18,15 +18,15 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ecoeco.core import events as domain_events
+from ecoeco.core.clock import KST, utcnow
 from ecoeco.core.errors import Conflict, NotFound, PayloadTooLarge, ProblemError, Unprocessable
 from ecoeco.core.pagination import Page, decode_cursor, encode_cursor
-from ecoeco.db.base import as_utc, utcnow
+from ecoeco.db.base import as_utc
 from ecoeco.queue import enqueue
 from ecoeco.runtime import Backends
 from ecoeco.storage import ObjectNotFound
@@ -48,7 +48,6 @@ from ecoeco.waste.schemas import (
 
 log = structlog.get_logger(__name__)
 
-KST = ZoneInfo("Asia/Seoul")
 UPLOAD_TTL = timedelta(minutes=15)
 # Hamming distance (of 64 bits) under which two photos count as the same picture.
 NEAR_DUPLICATE_BITS = 3

@@ -9,7 +9,7 @@ import uuid
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ecoeco.db.base import utcnow
+from ecoeco.core.clock import utcnow
 from ecoeco.queue import PermanentError, TaskContext, task
 from ecoeco.queue.jobs import cache_cleanup, image_cleanup, stats_provider
 from ecoeco.storage import ObjectNotFound

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import time
 import uuid
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
+from ecoeco.core.clock import clock
 from ecoeco.core.errors import Forbidden, ProblemError
 
 SIGNATURE_VERSION = "v1"
@@ -55,7 +55,7 @@ def verify(secret: str, grant: UploadGrant, signature: str, *, now: float | None
     """Raise a 403 problem unless ``signature`` is valid for ``grant`` and not expired."""
     if not hmac.compare_digest(_mac(secret, grant), signature):
         raise Forbidden("The upload URL is not valid.", code="upload-signature-invalid")
-    if (now if now is not None else time.time()) > grant.expires:
+    if (now if now is not None else clock.now().timestamp()) > grant.expires:
         raise ProblemError(
             "The upload URL has expired; ask for a new one.", status=403, code="upload-url-expired"
         )
