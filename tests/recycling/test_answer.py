@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from ecoeco.core.language import LANGS, Lang
 from ecoeco.recycling.answer import compose_answer
 from ecoeco.recycling.knowledge import KnowledgeBase
-from ecoeco.recycling.model import LANGS, Lang
 
 
 def test_plain_item_gets_its_category_steps(kb: KnowledgeBase) -> None:

@@ -153,13 +153,18 @@ async def test_unsure_photo_asks_for_a_description(
     assert scan["result"]["reply"]
 
 
+@pytest.mark.parametrize("accept_language", ["en-US,en;q=0.9", "fr, en;q=0.8"])
 async def test_english_answer_when_asked(
-    client: httpx.AsyncClient, workers: Workers, fake_openai: FakeOpenAI, alice: SignedIn
+    client: httpx.AsyncClient,
+    workers: Workers,
+    fake_openai: FakeOpenAI,
+    alice: SignedIn,
+    accept_language: str,
 ) -> None:
     r = await client.post(
         f"{WASTE}/scans",
         json={"question": "milk carton"},
-        headers={**alice.headers, "Accept-Language": "en-US,en;q=0.9"},
+        headers={**alice.headers, "Accept-Language": accept_language},
     )
     scan = await wait_done(client, r.json()["scan_id"], alice)
     assert scan["result"]["answer"]["lang"] == "en"

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
+from ecoeco.core.language import Lang
 from ecoeco.recycling.knowledge import KnowledgeBase
-from ecoeco.recycling.model import Lang, Major, Tag, Target
+from ecoeco.recycling.model import Major, Tag, Target
 
 _HANGUL_BASE, _HANGUL_COUNT, _FINALS = 0xAC00, 11172, 28
 

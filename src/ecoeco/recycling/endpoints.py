@@ -10,14 +10,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from ecoeco.core.language import Lang, LangDep
 from ecoeco.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 from ecoeco.recycling import service
 from ecoeco.recycling.knowledge import MAX_QUERY_LENGTH, KnowledgeBase, get_knowledge_base
-from ecoeco.recycling.model import Lang
 from ecoeco.recycling.schemas import CategoryTree, ItemGuide, ItemSummary, TagOut
 
 # Rules change only with a deploy; an hour of caching plus ETag revalidation keeps clients cheap and fresh.
@@ -38,12 +38,7 @@ def _knowledge_base() -> KnowledgeBase:
     return get_knowledge_base()
 
 
-def _language(accept_language: Annotated[str | None, Header()] = None) -> Lang:
-    return service.negotiate_language(accept_language)
-
-
 KnowledgeDep = Annotated[KnowledgeBase, Depends(_knowledge_base)]
-LangDep = Annotated[Lang, Depends(_language)]
 Cursor = Annotated[str | None, Query(max_length=512, description="Opaque cursor from `next_cursor`.")]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 

@@ -11,8 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, StringConstraints, field_validator
 
-Lang = Literal["ko", "en"]
-LANGS: tuple[Lang, ...] = ("ko", "en")
+from ecoeco.core.language import Lang
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
 NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
+from ecoeco.core.language import Lang
 from ecoeco.recycling.answer import NotAccepted, Step
-from ecoeco.recycling.model import Lang
 
 
 class MiddleNode(BaseModel):

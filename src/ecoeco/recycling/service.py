@@ -7,10 +7,11 @@ from collections.abc import Sequence
 from typing import TypeVar
 
 from ecoeco.core.errors import NotFound, ProblemError
+from ecoeco.core.language import Lang
 from ecoeco.core.pagination import Page, decode_cursor, encode_cursor
 from ecoeco.recycling.answer import compose_answer
 from ecoeco.recycling.knowledge import KnowledgeBase
-from ecoeco.recycling.model import LANGS, Item, Lang
+from ecoeco.recycling.model import Item
 from ecoeco.recycling.schemas import (
     CategoryRef,
     CategoryTree,
@@ -24,32 +25,6 @@ from ecoeco.recycling.schemas import (
 from ecoeco.recycling.search import parse_query
 
 T = TypeVar("T")
-
-
-_LANG_BY_TAG: dict[str, Lang] = {lang: lang for lang in LANGS}
-
-
-def negotiate_language(header: str | None) -> Lang:
-    """The best of our languages for an ``Accept-Language`` header; Korean when nothing we speak is asked."""
-    choices: list[tuple[float, int, Lang]] = []
-    for position, part in enumerate((header or "").split(",")):
-        tag, _, params = part.partition(";")
-        lang = _LANG_BY_TAG.get(tag.strip().lower().split("-")[0])
-        quality = _quality(params)
-        if lang is not None and quality > 0:
-            choices.append((-quality, position, lang))  # highest weight first, then the earliest entry
-    return min(choices)[2] if choices else "ko"
-
-
-def _quality(params: str) -> float:
-    for param in params.split(";"):
-        key, _, value = param.strip().partition("=")
-        if key == "q":
-            try:
-                return float(value)
-            except ValueError:
-                return 0.0  # a malformed weight must not win
-    return 1.0
 
 
 def category_tree(kb: KnowledgeBase, lang: Lang) -> CategoryTree:

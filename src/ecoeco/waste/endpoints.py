@@ -14,6 +14,7 @@ from starlette.datastructures import UploadFile
 from ecoeco.auth.deps import CurrentUser
 from ecoeco.core.deps import BackendsDep, SessionDep
 from ecoeco.core.errors import ProblemError, Unprocessable, UnsupportedMediaType
+from ecoeco.core.language import LangDep
 from ecoeco.waste import progress, service
 from ecoeco.waste.schemas import (
     FeedbackCreate,
@@ -92,6 +93,7 @@ async def create_scan(
     user: CurrentUser,
     session: SessionDep,
     backends: BackendsDep,
+    lang: LangDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Start a scan from an upload id, a multipart image and/or a question. Answers at once with 202."""
@@ -104,7 +106,7 @@ async def create_scan(
         image=image,
         image_type=image_type,
         question=question,
-        lang=_lang(request),
+        lang=lang,
         idempotency_key=idempotency_key,
     )
     scan = intake.scan
@@ -139,12 +141,6 @@ async def _read_scan_request(
         data = await image.read() if image is not None else None
         return None, data, image.content_type if image is not None else None, question
     raise UnsupportedMediaType("Send JSON or multipart/form-data.", code="unsupported-media-type")
-
-
-def _lang(request: Request) -> str:
-    accept = request.headers.get("accept-language", "")
-    first = accept.split(",")[0].strip().lower()
-    return "en" if first.startswith("en") else "ko"
 
 
 @router.get("/scans/{scan_id}", response_model=ScanView, responses={202: {"model": ScanView}})

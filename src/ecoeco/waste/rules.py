@@ -11,9 +11,10 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
+from ecoeco.core.language import Lang
 from ecoeco.recycling.answer import compose_answer
 from ecoeco.recycling.knowledge import KnowledgeBase, get_knowledge_base
-from ecoeco.recycling.model import Item, Lang, Middle
+from ecoeco.recycling.model import Item, Middle
 from ecoeco.runtime import Backends
 from ecoeco.vision import Middle as TaxonomyMiddle
 from ecoeco.vision import Taxonomy, VisionClassifier, create_classifier
