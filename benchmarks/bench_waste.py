@@ -45,7 +45,7 @@ from tests.support.auth import SignedIn, sign_in
 
 from benchmarks.waste_stub import STUB_MODEL
 from ecoeco.settings import Settings
-from ecoeco.waste.images import ImageLimits
+from ecoeco.vision.images import ImageLimits
 
 ROOT = Path(__file__).resolve().parents[1]
 WASTE = "/api/v1/waste"

@@ -13,7 +13,7 @@ from fastapi import FastAPI, Request
 
 from ecoeco.settings import Settings
 from ecoeco.vision.base import Classification, Taxonomy, VisionClassifier
-from ecoeco.waste.images import ImageLimits, PreparedImage
+from ecoeco.vision.images import ImageLimits, PreparedImage
 
 STUB_MODEL = "bench-stub"
 

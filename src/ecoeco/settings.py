@@ -110,7 +110,7 @@ class Settings(BaseSettings):
 
     # --- end of auth ---------------------------------------------------------------------------
 
-    # --- vision: image intake and classification (owned by ecoeco.vision and ecoeco.waste.images) ---
+    # --- vision: image intake and classification (owned by ecoeco.vision) -----------------------
     # Uploads beyond these bounds are refused before any pixel is decoded (413 / 422).
     # 50 MP admits the 48 MP photos of current phones.
     image_max_bytes: int = 20 * 1024 * 1024

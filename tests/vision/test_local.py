@@ -22,6 +22,7 @@ from ecoeco.vision.base import (
     UnsureReason,
     fixed_taxonomy,
 )
+from ecoeco.vision.images import ImageLimits, PreparedImage
 from ecoeco.vision.local import (
     CONFIDENCE_THRESHOLD,
     MAP_FILE,
@@ -33,7 +34,6 @@ from ecoeco.vision.local import (
     load_label_map,
     parse_label_map,
 )
-from ecoeco.waste.images import ImageLimits, PreparedImage
 from tests.support.sample_images import OFF_TAXONOMY_PHOTOS, SYNTHETIC_KINDS, encode, photo, synthetic
 
 LIMITS = ImageLimits(max_bytes=20 * 1024 * 1024, max_pixels=50_000_000)

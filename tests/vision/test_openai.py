@@ -18,8 +18,8 @@ from ecoeco.vision.base import (
     VisionRetryableError,
     fixed_taxonomy,
 )
+from ecoeco.vision.images import ImageLimits, PreparedImage
 from ecoeco.vision.openai_api import MAX_QUESTION_CHARS, OpenAIClassifier
-from ecoeco.waste.images import ImageLimits, PreparedImage
 from tests.support.fixtures_openai import API_KEY, LOW_DETAIL_IMAGE_TOKENS, FakeOpenAI
 from tests.support.sample_images import encode, photo
 

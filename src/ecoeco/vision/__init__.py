@@ -20,7 +20,7 @@ from ecoeco.vision.base import (
     VisionPermanentError,
     VisionRetryableError,
 )
-from ecoeco.waste.images import ImageLimits
+from ecoeco.vision.images import ImageLimits
 
 if TYPE_CHECKING:
     from ecoeco.runtime import Backends

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from ecoeco.waste.images import ImageLimits, PreparedImage
+from ecoeco.vision.images import ImageLimits, PreparedImage
 
 # Ids fixed by the product (the knowledge base uses the same ones).
 MAJORS = ("recyclable", "general", "non_combustible", "food", "construction", "bulky", "hazardous")

@@ -51,7 +51,7 @@ from ecoeco.vision.base import (
     VisionClassifier,
     unsure,
 )
-from ecoeco.waste.images import ImageLimits, PreparedImage
+from ecoeco.vision.images import ImageLimits, PreparedImage
 
 MODEL_NAME: Final = "efficientnet-lite0-imagenet1k"
 CONFIDENCE_THRESHOLD: Final = 0.4

@@ -31,7 +31,7 @@ from ecoeco.vision.base import (
     VisionRetryableError,
     unsure,
 )
-from ecoeco.waste.images import ImageLimits, PreparedImage
+from ecoeco.vision.images import ImageLimits, PreparedImage
 
 SCHEMA_NAME: Final = "waste_classification"
 # LLM self-reported confidence is not calibrated; below this we would rather ask than guess.

@@ -31,8 +31,8 @@ from ecoeco.queue import enqueue
 from ecoeco.runtime import Backends
 from ecoeco.storage import ObjectNotFound
 from ecoeco.storage.base import S3Storage
+from ecoeco.vision.images import ImageLimits, PreparedImage, hamming
 from ecoeco.waste import progress, repository, uploads
-from ecoeco.waste.images import ImageLimits, PreparedImage, hamming
 from ecoeco.waste.models import ConfirmedImage, Feedback, Scan, Upload
 from ecoeco.waste.rules import Verdict, compose_result, knowledge_base, resolve
 from ecoeco.waste.schemas import (

@@ -14,7 +14,7 @@ from PIL import Image
 
 from ecoeco.core.errors import ProblemError
 from ecoeco.settings import Settings
-from ecoeco.waste.images import DEFAULT_MAX_EDGE, ImageLimits, PreparedImage, hamming, prepare_image
+from ecoeco.vision.images import DEFAULT_MAX_EDGE, ImageLimits, PreparedImage, hamming, prepare_image
 from tests.support.sample_images import OFF_TAXONOMY_PHOTOS, encode, photo
 
 LIMITS = ImageLimits(max_bytes=20 * 1024 * 1024, max_pixels=50_000_000)
