@@ -12,14 +12,13 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ecoeco import __version__
+from ecoeco.core.api import API_PREFIX
 from ecoeco.core.errors import install_error_handlers, problem_response
 from ecoeco.domains import DOMAINS, domain_modules
 from ecoeco.observability.middleware import RequestContextMiddleware
 from ecoeco.ops.endpoints import router as ops_router
 from ecoeco.runtime import Backends
 from ecoeco.settings import Settings, get_settings
-
-API_PREFIX = "/api/v1"
 
 # Hooks run inside the lifespan after the backends exist (e.g. embedded workers); registered by `ecoeco up`.
 LifespanHook = Callable[[FastAPI], Awaitable[Callable[[], Awaitable[None]]]]

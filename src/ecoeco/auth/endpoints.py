@@ -10,7 +10,6 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Form, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
-from ecoeco.app import API_PREFIX
 from ecoeco.auth import service, sessions
 from ecoeco.auth.deps import (
     ACCESS_COOKIE,
@@ -28,6 +27,7 @@ from ecoeco.auth.runtime import AuthRuntime, auth_runtime
 from ecoeco.auth.schemas import CHALLENGE_PATTERN, AuthorizationOut, Jwks, RefreshIn, TokenIn, TokenOut
 from ecoeco.auth.sessions import IssuedTokens
 from ecoeco.auth.tokens import csrf_token
+from ecoeco.core.api import API_PREFIX
 from ecoeco.core.deps import BackendsDep, SessionDep
 from ecoeco.core.errors import ProblemError, Unauthorized
 from ecoeco.settings import Settings

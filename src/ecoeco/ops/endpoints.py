@@ -4,7 +4,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from ecoeco.core.errors import PROBLEM_JSON, TYPE_BASE
+from ecoeco.core.errors import problem_response
 from ecoeco.runtime import Backends
 
 router = APIRouter(include_in_schema=False)
@@ -26,19 +26,14 @@ async def readyz(request: Request) -> JSONResponse:
     if all(name in optional for name in failed):
         status = "degraded" if failed else "ready"
         return JSONResponse({"status": status, "degraded": failed, "checks": checks})
-    return JSONResponse(
-        {
-            "type": TYPE_BASE + "dependency-unavailable",
-            "title": "Service Unavailable",
-            "status": 503,
-            "code": "dependency-unavailable",
-            "detail": "Not ready: " + ", ".join(failed) + " unreachable.",
-            "failed": failed,
-            "checks": checks,
-        },
-        status_code=503,
-        media_type=PROBLEM_JSON,
+    return problem_response(
+        request,
+        503,
+        code="dependency-unavailable",
+        detail="Not ready: " + ", ".join(failed) + " unreachable.",
         headers={"Retry-After": "5"},
+        failed=failed,
+        checks=checks,
     )
 
 

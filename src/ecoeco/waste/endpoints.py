@@ -12,6 +12,7 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 from starlette.datastructures import UploadFile
 
 from ecoeco.auth.deps import CurrentUser
+from ecoeco.core.api import API_PREFIX
 from ecoeco.core.deps import BackendsDep, SessionDep
 from ecoeco.core.errors import ProblemError, Unprocessable, UnsupportedMediaType
 from ecoeco.core.language import LangDep
@@ -110,7 +111,7 @@ async def create_scan(
         idempotency_key=idempotency_key,
     )
     scan = intake.scan
-    base = f"{request.scope.get('root_path', '')}/api/v1/waste/scans/{scan.id}"
+    base = f"{request.scope.get('root_path', '')}{API_PREFIX}{router.prefix}/scans/{scan.id}"
     body = ScanAccepted(scan_id=scan.id, status=scan.status, status_url=base, events_url=f"{base}/events")
     headers = {"Location": base}
     if not intake.created:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from ecoeco.app import API_PREFIX
 from ecoeco.auth.providers.base import ExternalIdentity, Grant, Provider
 from ecoeco.auth.providers.dev import DevProvider
 from ecoeco.auth.providers.google import GoogleProvider
 from ecoeco.auth.providers.kakao import KakaoProvider
 from ecoeco.auth.providers.naver import NaverProvider
 from ecoeco.cache import Cache
+from ecoeco.core.api import API_PREFIX
 from ecoeco.settings import Settings
 
 AUTH_PATH = f"{API_PREFIX}/auth"

@@ -1,0 +1,3 @@
+"""Where the HTTP API lives: every domain's router is mounted under this prefix."""
+
+API_PREFIX = "/api/v1"
