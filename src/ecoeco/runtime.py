@@ -16,6 +16,7 @@ import structlog
 
 from ecoeco.cache import Cache, create_cache
 from ecoeco.db.engine import Database
+from ecoeco.db.sql import is_sqlite
 from ecoeco.observability.metrics import DEPENDENCY_UP
 from ecoeco.queue.health import ping_broker
 from ecoeco.queue.taskqueue import TaskQueue
@@ -94,7 +95,7 @@ class Backends:
 
 def describe_backends(settings: Settings) -> dict[str, str]:
     return {
-        "database": "sqlite" if settings.is_embedded_db else "postgresql",
+        "database": "sqlite" if is_sqlite(settings.database_dsn) else "postgresql",
         "cache": "redis" if settings.redis_url else "memory",
         "broker": "rabbitmq" if settings.broker_url else "in-process",
         "storage": "s3" if settings.s3_bucket else "local",

@@ -14,8 +14,9 @@ from ecoeco.domains import import_all_models
 from ecoeco.settings import Settings
 
 # Database-only objects, created by migrations on purpose and kept out of the portable models:
-# the PostGIS column and the GiST / trigram indexes of locations (PostgreSQL), the R*Tree tables (SQLite).
-DATABASE_ONLY = {"geom", "ix_locations_geom", "ix_locations_search", "spatial_ref_sys"}
+# the PostGIS column and the GiST / trigram indexes of locations (PostgreSQL), the R*Tree tables (SQLite);
+# and the table the queue tests create in the same worker's database when they ran first.
+DATABASE_ONLY = {"geom", "ix_locations_geom", "ix_locations_search", "spatial_ref_sys", "queue_test_effects"}
 
 
 def _diff(conn: Connection) -> list[Any]:

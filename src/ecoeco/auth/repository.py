@@ -6,10 +6,10 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ecoeco.auth.models import AuthSession, Identity, RefreshToken
+from ecoeco.db.sql import insert_ignore
 
 
 async def find_identity(session: AsyncSession, provider: str, subject: str) -> Identity | None:
@@ -26,15 +26,8 @@ async def insert_identity_if_absent(
 
     ON CONFLICT DO NOTHING makes two concurrent first sign-ins of one person end in one account.
     """
-    dialect = session.get_bind().dialect.name
-    insert_fn = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = (
-        insert_fn(Identity)
-        .values(id=uuid.uuid4(), user_id=user_id, provider=provider, subject=subject)
-        .on_conflict_do_nothing(index_elements=["provider", "subject"])
-    )
-    result = await session.execute(statement)
-    return bool(getattr(result, "rowcount", 0))
+    values = {"id": uuid.uuid4(), "user_id": user_id, "provider": provider, "subject": subject}
+    return await insert_ignore(session, Identity, values, ("provider", "subject"))
 
 
 async def providers_of(session: AsyncSession, user_id: uuid.UUID) -> list[str]:

@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any, Literal
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ecoeco.db.sql import insert_ignore
 from ecoeco.queue import metrics
 from ecoeco.queue.models import TaskRun
 from ecoeco.queue.registry import PermanentError, Task, TaskContext
-from ecoeco.queue.sql import insert_ignore
 
 if TYPE_CHECKING:
     from ecoeco.runtime import Backends

@@ -18,11 +18,11 @@ from collections.abc import Awaitable, Callable
 
 import structlog
 from sqlalchemy import delete, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ecoeco.cache.base import MemoryCache
 from ecoeco.core.clock import KST, utcnow
+from ecoeco.db.sql import insert
 from ecoeco.queue.models import DailyStat, OutboxRow, TaskRun
 from ecoeco.queue.registry import TaskContext, task
 
@@ -96,9 +96,10 @@ async def daily_stats(ctx: TaskContext, *, slot: str) -> None:
     values: dict[str, int] = {}
     for provider in _stats_providers:
         values |= await provider(ctx.session, start, end)
-    dialect = postgresql if ctx.session.get_bind().dialect.name == "postgresql" else sqlite
     for metric, value in values.items():
-        stmt = dialect.insert(DailyStat).values(day=day, metric=metric, value=value, computed_at=utcnow())
+        stmt = insert(ctx.session, DailyStat).values(
+            day=day, metric=metric, value=value, computed_at=utcnow()
+        )
         await ctx.session.execute(
             stmt.on_conflict_do_update(
                 index_elements=["day", "metric"],

@@ -20,9 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from ecoeco.core.clock import utcnow
+from ecoeco.db.sql import insert_ignore, is_postgresql
 from ecoeco.queue.models import OutboxRow
 from ecoeco.queue.registry import Task
-from ecoeco.queue.sql import insert_ignore
 
 Dispatcher = Callable[[list[str]], None]
 # Engine → the TaskQueue callback of the process that owns it (see TaskQueue.__init__).
@@ -125,7 +125,7 @@ async def relay_pending(
         query = query.where(OutboxRow.id.in_(list(ids)))
     else:
         query = query.where(OutboxRow.created_at <= now - dt.timedelta(seconds=older_than_s))
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgresql(session):
         query = query.with_for_update(skip_locked=True)
     rows = (await session.scalars(query.limit(limit))).all()
     if not rows:
