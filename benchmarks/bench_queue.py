@@ -25,6 +25,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import amqp
 
@@ -59,7 +60,7 @@ def _record(phase: str, expected: int, sent: float) -> None:
 
 
 @task("api.bench.noop", max_retries=0)
-async def noop(ctx: TaskContext, *, phase: str, expected: int, sent: float) -> None:
+async def noop(ctx: TaskContext[Any], *, phase: str, expected: int, sent: float) -> None:
     _record(phase, expected, sent)
 
 
@@ -69,10 +70,11 @@ def _ctl(*args: str) -> None:
 
 
 def run_ecoeco_worker(url: str) -> None:
-    from ecoeco.queue.celery_app import create_celery
+    from ecoeco.queue.celery_worker import create_worker_app
+    from ecoeco.runtime import Backends
 
     settings = Settings(broker_url=url, env="test", data_dir=Path(tempfile.mkdtemp()), log_json=False)
-    app = create_celery(settings, {noop.name: noop})
+    app = create_worker_app(settings, {noop.name: noop}, Backends.from_settings)
     app.Worker(
         queues=["q.api"],
         pool="threads",

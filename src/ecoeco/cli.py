@@ -1,7 +1,8 @@
 """The one command-line entry point: ``ecoeco …``.
 
-Core commands live here; each domain or infrastructure package may add its own by exposing
-``register(app: typer.Typer)`` in its ``cli.py`` (e.g. ``ecoeco locations import``, ``ecoeco dlq list``).
+Core commands live here and the queue's processes in ``ecoeco.workers`` (``ecoeco worker``, ``ecoeco dlq
+list``); each domain may add its own by exposing ``register(app: typer.Typer)`` in its ``cli.py`` (e.g.
+``ecoeco locations import``).
 """
 
 from __future__ import annotations
@@ -14,13 +15,14 @@ from typing import Annotated
 import typer
 import uvicorn
 
-from ecoeco.app import LifespanHook, create_app
+from ecoeco import embedded, workers
+from ecoeco.app import create_app
 from ecoeco.db.engine import Database
 from ecoeco.db.migrate import upgrade
 from ecoeco.domains import DOMAINS, domain_modules
-from ecoeco.observability.logging import configure_logging
 from ecoeco.runtime import Backends, Probe, describe_backends
-from ecoeco.settings import Settings, UnsafeSettingsError, get_settings
+from ecoeco.settings import Settings
+from ecoeco.startup import load_settings
 
 app = typer.Typer(
     name="ecoeco",
@@ -30,31 +32,15 @@ app = typer.Typer(
 )
 
 
-def _settings() -> Settings:
-    settings = get_settings()
-    configure_logging(settings.log_level, json=settings.log_json)
-    try:
-        settings.check_production_safety()
-    except UnsafeSettingsError as exc:
-        typer.echo(f"refusing to start: {exc}", err=True)
-        raise typer.Exit(2) from exc
-    return settings
-
-
-def _embedded_hooks() -> tuple[LifespanHook, ...]:
-    """Lifespan hooks that run the workers and the scheduler inside the API process."""
-    return tuple(m.lifespan_hook for m in domain_modules("embedded", include_infra=True))
-
-
 @app.command()
 def up(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
 ) -> None:
     """Run the whole system in one process: APIs, workers and scheduler (embedded mode)."""
-    settings = _settings()
+    settings = load_settings()
     asyncio.run(_migrate(settings))
-    application = create_app(settings, hooks=_embedded_hooks())
+    application = create_app(settings, hooks=embedded.HOOKS)
     typer.echo(f"ecoeco is up: http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
     typer.echo(f"data dir: {settings.data_dir.resolve()}  backends: {_describe(settings)}")
     uvicorn.run(application, host=host, port=port, log_config=None, access_log=False)
@@ -73,7 +59,7 @@ def serve(
     if service is not None and service not in DOMAINS:
         typer.echo(f"unknown service {service!r}; choose from {', '.join(DOMAINS)}", err=True)
         raise typer.Exit(2)
-    settings = _settings()
+    settings = load_settings()
     application = create_app(settings, services=(service,) if service else None)
     if workers > 1:
         typer.echo("use replicas, not in-process workers, to scale a service", err=True)
@@ -83,7 +69,7 @@ def serve(
 @app.command()
 def migrate() -> None:
     """Bring the database schema up to date (all domains)."""
-    settings = _settings()
+    settings = load_settings()
     asyncio.run(_migrate(settings))
     typer.echo("database schema is up to date")
 
@@ -91,7 +77,7 @@ def migrate() -> None:
 @app.command()
 def check(as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
     """Show which backend each dependency uses and whether it is reachable (exit 1 if not)."""
-    settings = _settings()
+    settings = load_settings()
     probes = asyncio.run(_probe(settings))
     if as_json:
         typer.echo(json.dumps([p.as_dict() for p in probes], ensure_ascii=False))
@@ -124,6 +110,7 @@ def _describe(settings: Settings) -> str:
     return ", ".join(f"{k}={v}" for k, v in describe_backends(settings).items())
 
 
+workers.register(app)
 for _module in domain_modules("cli", include_infra=True):
     _module.register(app)
 

@@ -10,9 +10,12 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
+from ecoeco.queue.registry import REGISTRY, Task
+from ecoeco.settings import Settings
+
 DOMAINS: tuple[str, ...] = ("auth", "users", "waste", "recycling", "locations")
-# Infrastructure packages that may own tables, CLI commands or embedded hooks of their own.
-INFRA: tuple[str, ...] = ("queue", "ops", "vision")
+# Other packages that own tables (queue) or CLI commands (ops) of their own.
+INFRA: tuple[str, ...] = ("queue", "ops")
 
 
 def domain_modules(leaf: str, *, include_infra: bool = False) -> list[ModuleType]:
@@ -31,3 +34,13 @@ def domain_modules(leaf: str, *, include_infra: bool = False) -> list[ModuleType
 def import_all_models() -> None:
     """Register every table on the shared metadata (Alembic and tests need the full picture)."""
     domain_modules("models", include_infra=True)
+
+
+def load_tasks(settings: Settings) -> dict[str, Task]:
+    """Import every module that defines tasks: domains' ``tasks.py``, the queue's jobs, and extras."""
+    domain_modules("tasks")
+    importlib.import_module("ecoeco.queue.jobs")
+    for module in settings.queue_task_modules.split(","):
+        if module.strip():
+            importlib.import_module(module.strip())
+    return REGISTRY

@@ -17,12 +17,12 @@ from typer.testing import CliRunner
 
 from ecoeco.cli import app as cli_app
 from ecoeco.core.clock import utcnow
+from ecoeco.domains import load_tasks
 from ecoeco.queue import enqueue
 from ecoeco.queue.deadletters import Filter, dead_letters
 from ecoeco.queue.execution import WORKER_LOST_LIMIT
 from ecoeco.queue.metrics import QueueCollector
 from ecoeco.queue.models import OutboxRow
-from ecoeco.queue.registry import load_task_modules
 from ecoeco.queue.topology import declare_topology, queue_depths
 from ecoeco.runtime import Backends
 from ecoeco.settings import Settings, get_settings
@@ -108,7 +108,7 @@ async def test_full_queue_rejects_the_publish_and_the_row_waits(
     local = settings.model_copy(update={"broker_url": scratch_vhost})
     await asyncio.to_thread(declare_topology, scratch_vhost)
     backends = Backends.from_settings(local)
-    job = load_task_modules(local)["sched.images.cleanup"]
+    job = load_tasks(local)["sched.images.cleanup"]
     try:
         async with backends.db.session() as session:
             for i in range(505):  # q.sched holds 500 (reject-publish)

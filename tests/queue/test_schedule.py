@@ -5,19 +5,16 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-import pytest
 from sqlalchemy import func, select
 
 from ecoeco.core.clock import KST, utcnow
-from ecoeco.queue import TaskContext, enqueue, jobs
+from ecoeco.domains import load_tasks
+from ecoeco.queue import enqueue
 from ecoeco.queue.beat import SCHEDULES, Schedule, Scheduler
 from ecoeco.queue.deadletters import Filter, dead_letters
-from ecoeco.queue.jobs import LEDGER_RETENTION, image_cleanup, stats_day
+from ecoeco.queue.jobs import LEDGER_RETENTION, stats_day
 from ecoeco.queue.models import DailyStat, OutboxRow, TaskRun
-from ecoeco.queue.registry import load_task_modules
 from ecoeco.runtime import Backends
-from ecoeco.storage import ObjectNotFound
-from tests.queue import sample_tasks as t
 from tests.support.fixtures_queue import Workers
 
 
@@ -32,17 +29,21 @@ def test_slots_are_in_korean_time() -> None:
     assert daily.last_slot(at_kst(1, 59)) == at_kst(2, 0, day=9)
     assert daily.last_slot(at_kst(13, 5).astimezone(dt.UTC)) == at_kst(2, 0)
     assert hourly.last_slot(at_kst(7, 30)) == at_kst(7, 0)
-    assert {s.task for s in SCHEDULES} == {"sched.stats.daily", "sched.cache.cleanup", "sched.images.cleanup"}
-    assert {(s.hour, s.minute) for s in SCHEDULES} == {(2, 0), (None, 0), (3, 0)}
+    assert {(s.task, s.hour, s.minute) for s in SCHEDULES} == {
+        ("sched.stats.daily", 2, 0),
+        ("sched.cache.cleanup", None, 0),
+        ("sched.images.cleanup", 3, 0),
+        ("sched.waste.stale_scans", None, 0),
+    }
 
 
 async def test_only_one_scheduler_leads_and_a_slot_runs_once(backends: Backends, workers: Workers) -> None:
-    tasks = load_task_modules(backends.settings)
+    tasks = load_tasks(backends.settings)
     first, second = Scheduler(backends, tasks), Scheduler(backends, tasks)
     now = at_kst(3, 10).astimezone(dt.UTC)
     enqueued = await first.tick(now)
     assert enqueued is not None
-    assert set(enqueued) == {"daily-stats", "cache-cleanup", "image-cleanup"}
+    assert set(enqueued) == {"daily-stats", "cache-cleanup", "image-cleanup", "stale-scans"}
     assert await second.tick(now) is None  # the lock is held: the second instance does nothing
     assert await first.tick(now + dt.timedelta(seconds=5)) == enqueued  # same slots, same jobs
     await workers.drain()
@@ -51,7 +52,7 @@ async def test_only_one_scheduler_leads_and_a_slot_runs_once(backends: Backends,
         stats = set(
             await session.scalars(select(DailyStat.metric).where(DailyStat.day == dt.date(2026, 3, 9)))
         )
-    assert len(keys) == 3  # one job per slot
+    assert len(keys) == 4  # one job per slot
     assert {"queue.tasks_enqueued", "queue.tasks_done", "queue.tasks_dead"} <= stats  # the stats job ran
     assert await dead_letters(backends).find(Filter(task="sched.*")) == []
 
@@ -78,7 +79,7 @@ async def test_daily_stats_counts_the_previous_korean_day_idempotently(
                 )
             )
         session.add(TaskRun(task_id=str(uuid.uuid4()), outcome="dead", task="x", finished_at=start))
-    tasks = load_task_modules(backends.settings)
+    tasks = load_tasks(backends.settings)
     for _ in range(2):  # … and the job run twice for the same slot
         async with backends.db.session() as session:
             await enqueue(session, tasks["sched.stats.daily"], slot=slot.isoformat())
@@ -109,7 +110,7 @@ async def test_cache_cleanup_prunes_only_expired_ledgers(backends: Backends, wor
             )
             session.add(TaskRun(task_id=str(uuid.uuid4()), outcome="done", task="x", finished_at=when))
     await backends.cache.set("expiring", "v", ttl=0.01)
-    tasks = load_task_modules(backends.settings)
+    tasks = load_tasks(backends.settings)
     for _ in range(2):
         async with backends.db.session() as session:
             await enqueue(session, tasks["sched.cache.cleanup"], slot=dt.datetime.now(dt.UTC).isoformat())
@@ -122,27 +123,3 @@ async def test_cache_cleanup_prunes_only_expired_ledgers(backends: Backends, wor
     assert keys == {"cleanup:fresh"}
     assert old_runs == 0
     assert await backends.cache.get("expiring") is None
-
-
-async def test_image_cleanup_runs_the_registered_hooks(
-    backends: Backends, workers: Workers, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(jobs, "_image_cleanups", [])  # only this test's hook
-    ref = uuid.uuid4().hex
-    await backends.storage.put(f"tests/{ref}.bin", b"x", content_type="application/octet-stream")
-
-    @image_cleanup
-    async def drop_test_image(ctx: TaskContext) -> int:
-        await ctx.backends.storage.delete(f"tests/{ref}.bin")
-        await ctx.session.execute(  # recorded in the job's own transaction
-            t.EFFECT_INSERT, {"k": f"image-cleanup:{ref}", "t": ctx.task_id}
-        )
-        return 1
-
-    tasks = load_task_modules(backends.settings)
-    async with backends.db.session() as session:
-        await enqueue(session, tasks["sched.images.cleanup"], slot=dt.datetime.now(dt.UTC).isoformat())
-    await workers.drain()
-    assert await t.effects(backends.db, f"image-cleanup:{ref}") == 1
-    with pytest.raises(ObjectNotFound):
-        await backends.storage.get(f"tests/{ref}.bin")

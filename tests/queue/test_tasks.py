@@ -9,8 +9,8 @@ from asgi_lifespan import LifespanManager
 from sqlalchemy import func, select
 
 from ecoeco.app import create_app
+from ecoeco.embedded import run_queue
 from ecoeco.queue import enqueue
-from ecoeco.queue.embedded import lifespan_hook
 from ecoeco.queue.models import OutboxRow, TaskRun
 from ecoeco.runtime import Backends
 from ecoeco.settings import Settings
@@ -93,7 +93,7 @@ def test_task_names_follow_the_routing_convention() -> None:
 
 @pytest.mark.embedded_only
 async def test_ecoeco_up_runs_tasks_and_the_scheduler_in_process(settings: Settings) -> None:
-    application = create_app(settings, hooks=(lifespan_hook,))
+    application = create_app(settings, hooks=(run_queue,))
     async with LifespanManager(application):
         backends: Backends = application.state.backends
         await t.create_effects_table(backends.db)

@@ -24,9 +24,9 @@ from fastapi import FastAPI
 from kombu import Connection
 from kombu.transport.native_delayed_delivery import MAX_LEVEL, level_name
 
-from ecoeco.queue.celery_app import create_celery
+from ecoeco.domains import load_tasks
+from ecoeco.queue.celery_worker import create_worker_app
 from ecoeco.queue.executor import EmbeddedExecutor
-from ecoeco.queue.registry import load_task_modules
 from ecoeco.queue.topology import DLQ, WORK_QUEUES, declare_topology, queue_depths
 from ecoeco.runtime import Backends
 from tests.support.waiting import eventually
@@ -78,7 +78,7 @@ class Workers:
 @pytest.fixture
 async def workers(app: FastAPI) -> AsyncIterator[Workers]:
     backends: Backends = app.state.backends
-    tasks = load_task_modules(backends.settings)
+    tasks = load_tasks(backends.settings)
     if not backends.queue.distributed:
         executor = EmbeddedExecutor(backends, tasks, poll_s=0.2)
         await executor.start()
@@ -90,7 +90,7 @@ async def workers(app: FastAPI) -> AsyncIterator[Workers]:
     await asyncio.to_thread(declare_topology, url)
     # The vhost is shared by one xdist worker's tests: start from empty queues.
     await asyncio.to_thread(_purge, url)
-    celery = create_celery(backends.settings, tasks)
+    celery = create_worker_app(backends.settings, tasks, Backends.from_settings)
     with ExitStack() as stack:
         worker = await asyncio.to_thread(stack.enter_context, _worker(celery))
         # The worker's event loop sleeps until its next timer (up to 10 s) before it notices a stop

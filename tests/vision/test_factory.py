@@ -9,7 +9,7 @@ from pydantic import SecretStr
 
 from ecoeco.runtime import Backends
 from ecoeco.settings import Settings
-from ecoeco.vision import create_classifier, get_classifier
+from ecoeco.vision import create_classifier
 from ecoeco.vision.local import LocalClassifier
 from ecoeco.vision.openai_api import OpenAIClassifier
 
@@ -51,8 +51,6 @@ async def test_backends_keep_one_classifier(tmp_path: Path) -> None:
         Settings(data_dir=tmp_path, vision_backend="openai", vision_api_key=SecretStr("sk-x"))
     )
     try:
-        first = get_classifier(backends)
-        assert get_classifier(backends) is first
+        assert backends.classifier is backends.classifier
     finally:
-        await first.aclose()
         await backends.aclose()

@@ -13,7 +13,6 @@ from fastapi import FastAPI
 from sqlalchemy import func, select, update
 
 from ecoeco.core.clock import utcnow
-from ecoeco.queue import TaskContext
 from ecoeco.queue.models import TaskRun
 from ecoeco.runtime import Backends
 from ecoeco.storage import ObjectNotFound
@@ -453,15 +452,14 @@ async def test_a_scan_whose_job_vanished_is_failed_by_the_hourly_sweep(
     r = await client.post(f"{WASTE}/scans", json={"question": "페트병"}, headers=alice.headers)
     scan_id = uuid.UUID(r.json()["scan_id"])
     backends: Backends = app.state.backends
-    ctx = TaskContext(backends=backends, task_id="sweep", name="sched.cache.cleanup", attempt=1)
-    assert await fail_stale_scans(ctx) == 0  # fresh scans are left alone
+    assert await fail_stale_scans(backends) == 0  # fresh scans are left alone
 
     async with backends.db.session() as session:
         await session.execute(
             update(Scan).where(Scan.id == scan_id).values(updated_at=utcnow() - dt.timedelta(hours=1))
         )
-    assert await fail_stale_scans(ctx) == 1
+    assert await fail_stale_scans(backends) == 1
     scan = (await client.get(f"{WASTE}/scans/{scan_id}", headers=alice.headers)).json()
     assert scan["status"] == "failed"
     assert scan["error"]["code"] == "analysis-timeout"
-    assert await fail_stale_scans(ctx) == 0
+    assert await fail_stale_scans(backends) == 0

@@ -16,8 +16,8 @@ from fastapi.security import APIKeyCookie, HTTPBearer
 from ecoeco.auth.revocation import is_revoked
 from ecoeco.auth.runtime import auth_runtime
 from ecoeco.auth.tokens import Principal, csrf_matches
-from ecoeco.core.deps import BackendsDep
 from ecoeco.core.errors import Forbidden, Unauthorized
+from ecoeco.runtime.deps import BackendsDep
 
 ACCESS_COOKIE = "ecoeco_at"
 REFRESH_COOKIE = "ecoeco_rt"

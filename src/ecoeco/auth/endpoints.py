@@ -28,8 +28,8 @@ from ecoeco.auth.schemas import CHALLENGE_PATTERN, AuthorizationOut, Jwks, Refre
 from ecoeco.auth.sessions import IssuedTokens
 from ecoeco.auth.tokens import csrf_token
 from ecoeco.core.api import API_PREFIX
-from ecoeco.core.deps import BackendsDep, SessionDep
 from ecoeco.core.errors import ProblemError, Unauthorized
+from ecoeco.runtime.deps import BackendsDep, SessionDep
 from ecoeco.settings import Settings
 
 router = APIRouter(prefix="/auth", tags=["auth"])

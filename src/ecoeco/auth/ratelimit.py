@@ -7,8 +7,8 @@ from collections.abc import Awaitable, Callable
 
 from fastapi import Request
 
-from ecoeco.core.deps import get_backends
 from ecoeco.core.errors import TooManyRequests
+from ecoeco.runtime.deps import get_backends
 
 
 def rate_limited(bucket: str) -> Callable[[Request], Awaitable[None]]:

@@ -10,8 +10,6 @@ from ecoeco.auth.tokens import TokenService
 from ecoeco.runtime import Backends
 from ecoeco.settings import Settings
 
-_EXTRAS_KEY = "auth"
-
 
 @dataclass
 class AuthRuntime:
@@ -35,9 +33,5 @@ class AuthRuntime:
 
 
 def auth_runtime(backends: Backends) -> AuthRuntime:
-    found = backends.extras.get(_EXTRAS_KEY)
-    if found is None:
-        found = backends.extras[_EXTRAS_KEY] = AuthRuntime.from_backends(backends)
-    if not isinstance(found, AuthRuntime):
-        raise TypeError(f"backends.extras[{_EXTRAS_KEY!r}] is not an AuthRuntime")
-    return found
+    """The process' auth runtime, built on first use."""
+    return backends.component(AuthRuntime.from_backends)

@@ -72,6 +72,10 @@ class Cache(ABC):
     @abstractmethod
     async def delete_prefix(self, prefix: str) -> int: ...
 
+    def sweep(self) -> int:
+        """Drop expired entries now; returns how many. Redis expires keys by itself (nothing to do)."""
+        return 0
+
     @abstractmethod
     async def notify(self, channel: str) -> None:
         """Wake every listener of ``channel``, in any process sharing this cache (best effort)."""
@@ -144,7 +148,7 @@ class MemoryCache(Cache):
         keys = [k for k in self._data if k.startswith(prefix)]
         return await self.delete(*keys)
 
-    def sweep(self) -> int:
+    def sweep(self) -> int:  # expired keys are otherwise dropped only when read
         now = clock.monotonic()
         expired = [k for k, (_, exp) in self._data.items() if exp is not None and exp <= now]
         for k in expired:

@@ -9,13 +9,13 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from ecoeco.core.deps import BackendsDep
 from ecoeco.core.errors import ProblemError
 from ecoeco.core.pagination import Page
 from ecoeco.locations import service
 from ecoeco.locations.categories import VALID
 from ecoeco.locations.models import Kind
 from ecoeco.locations.schemas import LocationDetail, LocationSummary
+from ecoeco.runtime.deps import BackendsDep
 
 router = APIRouter(prefix="/locations", tags=["locations"])
 

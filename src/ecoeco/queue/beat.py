@@ -18,17 +18,14 @@ import datetime as dt
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import structlog
 
+from ecoeco.cache import Cache
 from ecoeco.core.clock import KST, utcnow
 from ecoeco.queue.outbox import enqueue
 from ecoeco.queue.registry import Task
-
-if TYPE_CHECKING:
-    from ecoeco.cache import Cache
-    from ecoeco.runtime import Backends
+from ecoeco.queue.taskqueue import QueueBackends
 
 log = structlog.get_logger(__name__)
 
@@ -63,6 +60,7 @@ SCHEDULES: tuple[Schedule, ...] = (
     # skipping it (it is idempotent per slot, so running late is harmless).
     Schedule("cache-cleanup", "sched.cache.cleanup", minute=0, hour=None, catch_up=dt.timedelta(hours=1)),
     Schedule("image-cleanup", "sched.images.cleanup", minute=0, hour=3, catch_up=dt.timedelta(hours=12)),
+    Schedule("stale-scans", "sched.waste.stale_scans", minute=0, hour=None, catch_up=dt.timedelta(hours=1)),
 )
 
 
@@ -91,7 +89,7 @@ class LeaderLock:
 class Scheduler:
     def __init__(
         self,
-        backends: Backends,
+        backends: QueueBackends,
         tasks: Mapping[str, Task],
         schedules: tuple[Schedule, ...] = SCHEDULES,
         *,

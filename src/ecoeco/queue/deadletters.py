@@ -18,7 +18,7 @@ import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import amqp
 from kombu import Connection
@@ -29,10 +29,8 @@ from ecoeco.core.clock import utcnow
 from ecoeco.db.base import as_utc
 from ecoeco.queue import wire
 from ecoeco.queue.models import DeadLetterRow, OutboxRow
+from ecoeco.queue.taskqueue import QueueBackends
 from ecoeco.queue.topology import DLQ, TASK_EXCHANGE, queue_depths
-
-if TYPE_CHECKING:
-    from ecoeco.runtime import Backends
 
 SCAN_LIMIT = 10_000  # q.dlq's max length: one pass sees every message
 
@@ -90,7 +88,7 @@ class DeadLetters(ABC):
     async def count(self) -> int: ...
 
 
-def dead_letters(backends: Backends) -> DeadLetters:
+def dead_letters(backends: QueueBackends) -> DeadLetters:
     if backends.queue.distributed:
         assert backends.settings.broker_url  # noqa: S101 - distributed implies a broker URL
         return RabbitDeadLetters(backends.settings.broker_url)
@@ -98,7 +96,7 @@ def dead_letters(backends: Backends) -> DeadLetters:
 
 
 class TableDeadLetters(DeadLetters):
-    def __init__(self, backends: Backends) -> None:
+    def __init__(self, backends: QueueBackends) -> None:
         self.backends = backends
 
     async def _matching(self, where: Filter) -> list[tuple[DeadLetterRow, DeadLetter]]:

@@ -12,7 +12,7 @@ import random
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,9 +21,7 @@ from ecoeco.db.sql import insert_ignore
 from ecoeco.queue import metrics
 from ecoeco.queue.models import TaskRun
 from ecoeco.queue.registry import PermanentError, Task, TaskContext
-
-if TYPE_CHECKING:
-    from ecoeco.runtime import Backends
+from ecoeco.queue.taskqueue import QueueBackends
 
 log = structlog.get_logger(__name__)
 
@@ -69,7 +67,7 @@ async def _claim(session: AsyncSession, task_id: str, outcome: str, name: str) -
 
 async def execute(
     task: Task,
-    backends: Backends,
+    backends: QueueBackends,
     *,
     task_id: str,
     kwargs: Mapping[str, Any],
@@ -138,7 +136,7 @@ async def execute(
 
 async def dead_letter(
     task: Task,
-    backends: Backends,
+    backends: QueueBackends,
     task_id: str,
     kwargs: Mapping[str, Any],
     attempt: int,

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import datetime as dt
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import structlog
 from sqlalchemy import or_, select, update
@@ -23,10 +23,8 @@ from ecoeco.queue.execution import Outcome, execute
 from ecoeco.queue.models import DeadLetterRow, OutboxRow
 from ecoeco.queue.outbox import _epoch
 from ecoeco.queue.registry import Task
+from ecoeco.queue.taskqueue import QueueBackends
 from ecoeco.queue.topology import WORK_QUEUES, queue_for_routing_key
-
-if TYPE_CHECKING:
-    from ecoeco.runtime import Backends
 
 log = structlog.get_logger(__name__)
 
@@ -36,7 +34,7 @@ EMBEDDED_CONCURRENCY = 4  # one process shares the machine with the API: cap eve
 
 
 class EmbeddedExecutor:
-    def __init__(self, backends: Backends, tasks: Mapping[str, Task], *, poll_s: float = POLL_S) -> None:
+    def __init__(self, backends: QueueBackends, tasks: Mapping[str, Task], *, poll_s: float = POLL_S) -> None:
         self.backends = backends
         self.tasks = tasks
         self.poll_s = poll_s

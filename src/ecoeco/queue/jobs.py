@@ -1,11 +1,9 @@
-"""The scheduled jobs and the hooks through which domains plug their own work into them.
+"""The queue's own scheduled jobs (``ecoeco.queue.beat`` runs them; domains schedule their own tasks).
 
-* ``sched.stats.daily`` (02:00 KST): every registered :func:`stats_provider` counts its numbers for the
-  previous KST day; the results are upserted into ``daily_stats``.
-* ``sched.cache.cleanup`` (hourly): drops expired in-process cache entries, prunes the queue's
-  idempotency ledgers past their retention, then runs registered :func:`cache_cleanup` hooks.
-* ``sched.images.cleanup`` (03:00 KST): runs registered :func:`image_cleanup` hooks (the waste domain
-  deletes the images it no longer needs).
+* ``sched.stats.daily`` (02:00 KST): every registered :func:`stats_provider` (the queue's and each
+  domain's) counts its numbers for the previous KST day; the results are upserted into ``daily_stats``.
+* ``sched.cache.cleanup`` (hourly): drops expired in-process cache entries and prunes the queue's
+  idempotency ledgers past their retention.
 
 Each job receives its schedule ``slot`` (ISO time) and is idempotent for it: running a slot twice leaves
 the same state as running it once.
@@ -20,11 +18,11 @@ import structlog
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ecoeco.cache.base import MemoryCache
 from ecoeco.core.clock import KST, utcnow
 from ecoeco.db.sql import insert
 from ecoeco.queue.models import DailyStat, OutboxRow, TaskRun
 from ecoeco.queue.registry import TaskContext, task
+from ecoeco.queue.taskqueue import QueueBackends
 
 log = structlog.get_logger(__name__)
 
@@ -32,31 +30,14 @@ log = structlog.get_logger(__name__)
 LEDGER_RETENTION = dt.timedelta(days=7)
 
 StatsProvider = Callable[[AsyncSession, dt.datetime, dt.datetime], Awaitable[dict[str, int]]]
-CleanupHook = Callable[[TaskContext], Awaitable[int]]
 
 _stats_providers: list[StatsProvider] = []
-_cache_cleanups: list[CleanupHook] = []
-_image_cleanups: list[CleanupHook] = []
 
 
 def stats_provider(fn: StatsProvider) -> StatsProvider:
     """Register ``fn(session, start, end) -> {metric: value}`` for the half-open UTC range of a KST day."""
     if fn not in _stats_providers:
         _stats_providers.append(fn)
-    return fn
-
-
-def cache_cleanup(fn: CleanupHook) -> CleanupHook:
-    """Register ``fn(ctx) -> removed count`` for the hourly cleanup."""
-    if fn not in _cache_cleanups:
-        _cache_cleanups.append(fn)
-    return fn
-
-
-def image_cleanup(fn: CleanupHook) -> CleanupHook:
-    """Register ``fn(ctx) -> deleted count`` for the 03:00 image cleanup."""
-    if fn not in _image_cleanups:
-        _image_cleanups.append(fn)
     return fn
 
 
@@ -91,7 +72,7 @@ async def queue_stats(session: AsyncSession, start: dt.datetime, end: dt.datetim
 
 
 @task("sched.stats.daily", max_retries=3)
-async def daily_stats(ctx: TaskContext, *, slot: str) -> None:
+async def daily_stats(ctx: TaskContext[QueueBackends], *, slot: str) -> None:
     day, start, end = stats_day(dt.datetime.fromisoformat(slot))
     values: dict[str, int] = {}
     for provider in _stats_providers:
@@ -110,18 +91,11 @@ async def daily_stats(ctx: TaskContext, *, slot: str) -> None:
 
 
 @task("sched.cache.cleanup", max_retries=2)
-async def cleanup_caches(ctx: TaskContext, *, slot: str) -> None:
+async def cleanup_caches(ctx: TaskContext[QueueBackends], *, slot: str) -> None:
     cutoff = dt.datetime.fromisoformat(slot).astimezone(dt.UTC) - LEDGER_RETENTION
-    swept = ctx.backends.cache.sweep() if isinstance(ctx.backends.cache, MemoryCache) else 0
+    swept = ctx.backends.cache.sweep()
     outbox = await ctx.session.execute(
         delete(OutboxRow).where(OutboxRow.published_at.is_not(None), OutboxRow.published_at < cutoff)
     )
     runs = await ctx.session.execute(delete(TaskRun).where(TaskRun.finished_at < cutoff))
-    hooked = sum([await hook(ctx) for hook in _cache_cleanups])
-    log.info("cache_cleanup", swept=swept, outbox=outbox.rowcount, task_runs=runs.rowcount, hooks=hooked)  # type: ignore[attr-defined]
-
-
-@task("sched.images.cleanup", max_retries=2)
-async def cleanup_images(ctx: TaskContext, *, slot: str) -> None:
-    deleted = sum([await hook(ctx) for hook in _image_cleanups])
-    log.info("image_cleanup", slot=slot, deleted=deleted, hooks=len(_image_cleanups))
+    log.info("cache_cleanup", swept=swept, outbox=outbox.rowcount, task_runs=runs.rowcount)  # type: ignore[attr-defined]

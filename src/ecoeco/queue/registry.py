@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import functools
-import importlib
 import inspect
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Generic, Protocol, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ecoeco.db.engine import Database
 from ecoeco.queue.topology import QUEUE_PREFIXES, QueueSpec, queue_for_routing_key
-
-if TYPE_CHECKING:
-    from ecoeco.runtime import Backends
-    from ecoeco.settings import Settings
 
 _NAME = re.compile(r"^[a-z]+\.[a-z0-9_]+\.[a-z0-9_.]+$")
 
@@ -25,15 +21,25 @@ class PermanentError(Exception):
     """Raised by a task when retrying cannot help (bad input): dead-letter at once."""
 
 
+class _HasDatabase(Protocol):
+    @property
+    def db(self) -> Database: ...
+
+
+B = TypeVar("B", bound=_HasDatabase)
+
+
 @dataclass
-class TaskContext:
+class TaskContext(Generic[B]):
     """What a running task gets besides its keyword arguments.
 
-    ``session`` is opened lazily; when the task used it, it is committed together with a record of the
-    task id, so a redelivered or duplicated message cannot apply the same database effects twice.
+    ``backends`` is whatever the executor runs with: the process' ``ecoeco.runtime.Backends``, so a
+    domain's task declares ``ctx: TaskContext[Backends]``. ``session`` is opened lazily; when the task
+    used it, it is committed together with a record of the task id, so a redelivered or duplicated
+    message cannot apply the same database effects twice.
     """
 
-    backends: Backends
+    backends: B
     task_id: str
     name: str
     attempt: int
@@ -48,12 +54,12 @@ class TaskContext:
 
 
 TaskFn = Callable[..., Awaitable[None]]
-DeadLetterHook = Callable[[TaskContext, BaseException], Awaitable[None]]
+DeadLetterHook = Callable[[TaskContext[Any], BaseException], Awaitable[None]]
 
 
 @dataclass(frozen=True)
 class Task:
-    """A registered task. Calling it runs the function directly (handy in tests)."""
+    """A registered task: ``enqueue(session, task, **kwargs)`` runs it on its queue."""
 
     name: str
     fn: TaskFn
@@ -86,9 +92,6 @@ class Task:
     def check_arguments(self, kwargs: Mapping[str, Any]) -> None:
         """Raise TypeError unless ``kwargs`` fit the function (checked at enqueue and before running)."""
         self.signature.bind(None, **kwargs)
-
-    async def __call__(self, ctx: TaskContext, **kwargs: Any) -> None:
-        await self.fn(ctx, **kwargs)
 
 
 REGISTRY: dict[str, Task] = {}
@@ -130,15 +133,3 @@ def task(
         return registered
 
     return register
-
-
-def load_task_modules(settings: Settings) -> dict[str, Task]:
-    """Import every module that defines tasks: domains' ``tasks.py``, the queue's jobs, and extras."""
-    from ecoeco.domains import domain_modules
-
-    domain_modules("tasks", include_infra=True)
-    importlib.import_module("ecoeco.queue.jobs")
-    for module in settings.queue_task_modules.split(","):
-        if module.strip():
-            importlib.import_module(module.strip())
-    return REGISTRY

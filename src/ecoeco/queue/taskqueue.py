@@ -11,20 +11,20 @@ import asyncio
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import structlog
 from sqlalchemy import func, select
 
+from ecoeco.cache import Cache
 from ecoeco.db.engine import Database
 from ecoeco.queue import metrics
 from ecoeco.queue.models import OutboxRow
 from ecoeco.queue.outbox import Message, register_dispatcher, relay_pending
+from ecoeco.settings import Settings
 
 if TYPE_CHECKING:
     from celery import Celery
-
-    from ecoeco.settings import Settings
 
 log = structlog.get_logger(__name__)
 
@@ -32,6 +32,28 @@ PUBLISH_THREADS = 4
 # After a failed publish, commits leave their tasks to the relay's sweep for this long instead of each
 # waiting on a broker that is down.
 PUBLISH_PAUSE_S = 5.0
+
+
+class QueueBackends(Protocol):
+    """What the queue needs of the process' backends (``ecoeco.runtime.Backends``, one level up).
+
+    Tasks get the whole object the executor was given as ``ctx.backends``; the queue itself only ever
+    touches these parts, so it never imports the runtime that is built on top of it.
+    """
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def db(self) -> Database: ...
+
+    @property
+    def cache(self) -> Cache: ...
+
+    @property
+    def queue(self) -> TaskQueue: ...
+
+    async def aclose(self) -> None: ...
 
 
 class TaskQueue:

@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from ecoeco.auth.deps import CurrentUser
-from ecoeco.core.deps import BackendsDep, CacheDep, SessionDep, SettingsDep
 from ecoeco.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+from ecoeco.runtime.deps import BackendsDep, CacheDep, SessionDep, SettingsDep
 from ecoeco.users import service
 from ecoeco.users.schemas import UserOut, UserPatch
 from ecoeco.waste import service as waste

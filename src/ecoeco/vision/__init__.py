@@ -6,8 +6,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from ecoeco.settings import Settings
 from ecoeco.vision.base import (
     Classification,
@@ -22,9 +20,6 @@ from ecoeco.vision.base import (
 )
 from ecoeco.vision.images import ImageLimits
 
-if TYPE_CHECKING:
-    from ecoeco.runtime import Backends
-
 __all__ = [
     "Classification",
     "Middle",
@@ -36,18 +31,7 @@ __all__ = [
     "VisionPermanentError",
     "VisionRetryableError",
     "create_classifier",
-    "get_classifier",
 ]
-
-_EXTRAS_KEY = "vision"
-
-
-def get_classifier(backends: Backends) -> VisionClassifier:
-    """The process' classifier, kept with its backends and created on first use."""
-    classifier = backends.extras.get(_EXTRAS_KEY)
-    if classifier is None:
-        classifier = backends.extras[_EXTRAS_KEY] = create_classifier(backends.settings)
-    return classifier
 
 
 def create_classifier(settings: Settings) -> VisionClassifier:

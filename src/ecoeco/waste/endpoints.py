@@ -13,9 +13,9 @@ from starlette.datastructures import UploadFile
 
 from ecoeco.auth.deps import CurrentUser
 from ecoeco.core.api import API_PREFIX
-from ecoeco.core.deps import BackendsDep, SessionDep
 from ecoeco.core.errors import ProblemError, Unprocessable, UnsupportedMediaType
 from ecoeco.core.language import LangDep
+from ecoeco.runtime.deps import BackendsDep, SessionDep
 from ecoeco.waste import progress, service
 from ecoeco.waste.schemas import (
     FeedbackCreate,

@@ -19,7 +19,6 @@ from ecoeco.waste import progress, repository
 from ecoeco.waste.progress import Step
 from ecoeco.waste.rules import (
     Verdict,
-    classifier,
     compose_result,
     knowledge_base,
     resolve,
@@ -44,7 +43,7 @@ async def run(backends: Backends, scan_id: uuid.UUID) -> None:
     await progress.advance(backends, scan_id, Step("classifying"))
     if scan.image_key is not None:
         image = await backends.storage.get(scan.image_key)
-        classification = await classifier(backends).classify(
+        classification = await backends.classifier.classify(
             image, question=scan.question, taxonomy=taxonomy()
         )
         verdict = _verdict(classification)

@@ -15,9 +15,8 @@ from ecoeco.core.language import Lang
 from ecoeco.recycling.answer import compose_answer
 from ecoeco.recycling.knowledge import KnowledgeBase, get_knowledge_base
 from ecoeco.recycling.model import Item, Middle
-from ecoeco.runtime import Backends
 from ecoeco.vision import Middle as TaxonomyMiddle
-from ecoeco.vision import Taxonomy, VisionClassifier, create_classifier
+from ecoeco.vision import Taxonomy
 
 # What we ask a user to do when nothing conclusive came out.
 UNSURE_REPLY = {
@@ -54,14 +53,6 @@ def taxonomy() -> Taxonomy:
         items={i.id: i.name_en for i in kb.items.values()},
         tags={t.id: t.name_en for t in kb.tags.values()},
     )
-
-
-def classifier(backends: Backends) -> VisionClassifier:
-    """One classifier per process (the local model's weights load once)."""
-    found = backends.extras.get("vision")
-    if not isinstance(found, VisionClassifier):
-        found = backends.extras["vision"] = create_classifier(backends.settings)
-    return found
 
 
 def verdict_for_question(question: str, *, fallback: Verdict | None) -> Verdict:

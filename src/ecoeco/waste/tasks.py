@@ -1,5 +1,5 @@
-"""Queue work of the waste domain: the scan pipeline on q.ai, image erasure, and what it plugs into the
-scheduled jobs (daily numbers, the 03:00 image clean-up)."""
+"""Queue work of the waste domain: the scan pipeline on q.ai, image erasure, its scheduled jobs (the
+03:00 image clean-up, the hourly sweep of scans whose job vanished) and its daily numbers."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ecoeco.core.clock import utcnow
 from ecoeco.queue import PermanentError, TaskContext, task
-from ecoeco.queue.jobs import cache_cleanup, image_cleanup, stats_provider
+from ecoeco.queue.jobs import stats_provider
+from ecoeco.runtime import Backends
 from ecoeco.storage import ObjectNotFound
 from ecoeco.vision.base import VisionPermanentError
 from ecoeco.waste import pipeline, repository
@@ -19,12 +20,12 @@ from ecoeco.waste import pipeline, repository
 log = structlog.get_logger(__name__)
 
 
-async def _mark_failed(ctx: TaskContext, exc: BaseException) -> None:
+async def _mark_failed(ctx: TaskContext[Backends], exc: BaseException) -> None:
     await pipeline.fail(ctx.backends, ctx.session, uuid.UUID(ctx.kwargs["scan_id"]), exc)
 
 
 @task("ai.waste.analyze", max_retries=3, on_dead_letter=_mark_failed)
-async def analyze_scan(ctx: TaskContext, *, scan_id: str) -> None:
+async def analyze_scan(ctx: TaskContext[Backends], *, scan_id: str) -> None:
     try:
         await pipeline.run(ctx.backends, uuid.UUID(scan_id))
     except (VisionPermanentError, ObjectNotFound) as exc:
@@ -33,7 +34,7 @@ async def analyze_scan(ctx: TaskContext, *, scan_id: str) -> None:
 
 
 @task("batch.waste.delete_images", max_retries=5)
-async def delete_images(ctx: TaskContext, *, keys: list[str]) -> None:
+async def delete_images(ctx: TaskContext[Backends], *, keys: list[str]) -> None:
     # Deleting a missing object succeeds, so a redelivery is harmless.
     for key in keys:
         await ctx.backends.storage.delete(key)
@@ -51,28 +52,38 @@ async def scan_numbers(session: AsyncSession, start: dt.datetime, end: dt.dateti
     return await repository.daily_counts(session, start, end)
 
 
-@image_cleanup
-async def drop_finished_uploads(ctx: TaskContext) -> int:
-    """Delete raw uploads that became scans (their re-encoded copy is kept) or expired unused."""
+@task("sched.images.cleanup", max_retries=2)
+async def cleanup_images(ctx: TaskContext[Backends], *, slot: str) -> None:
+    """03:00 KST: delete raw uploads that became scans (their re-encoded copy is kept) or expired unused."""
+    deleted = await drop_finished_uploads(ctx.backends)
+    log.info("image_cleanup", slot=slot, deleted=deleted)
+
+
+async def drop_finished_uploads(backends: Backends) -> int:
     deleted = 0
     while True:
-        async with ctx.backends.db.session() as session:
+        async with backends.db.session() as session:
             batch = await repository.finished_uploads(session, expired_before=utcnow(), limit=CLEANUP_BATCH)
             for upload in batch:
                 # Object first, then the row: a crash in between leaves a row the next run retries.
-                await ctx.backends.storage.delete(upload.object_key)
+                await backends.storage.delete(upload.object_key)
                 await repository.delete_upload(session, upload.id)
         deleted += len(batch)
         if len(batch) < CLEANUP_BATCH:
             return deleted
 
 
-@cache_cleanup
-async def fail_stale_scans(ctx: TaskContext) -> int:
+@task("sched.waste.stale_scans", max_retries=2)
+async def sweep_stale_scans(ctx: TaskContext[Backends], *, slot: str) -> None:
     """Hourly: tell users about scans whose job vanished instead of leaving them "processing"."""
+    failed = await fail_stale_scans(ctx.backends)
+    log.info("stale_scans_failed", slot=slot, failed=failed)
+
+
+async def fail_stale_scans(backends: Backends) -> int:
     cutoff = utcnow() - STALE_SCAN_AFTER
-    async with ctx.backends.db.session() as session:
+    async with backends.db.session() as session:
         stale = await repository.stale_scans(session, untouched_since=cutoff, limit=CLEANUP_BATCH)
         for scan_id in stale:
-            await pipeline.fail(ctx.backends, session, scan_id, None)
+            await pipeline.fail(backends, session, scan_id, None)
     return len(stale)

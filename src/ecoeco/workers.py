@@ -1,4 +1,4 @@
-"""``ecoeco worker``, ``ecoeco beat``, ``ecoeco mq …`` and ``ecoeco dlq …``."""
+"""The queue's processes and tools: ``ecoeco worker``, ``ecoeco beat``, ``ecoeco mq`` and ``ecoeco dlq``."""
 
 from __future__ import annotations
 
@@ -18,9 +18,13 @@ from typing import Annotated, TypeVar
 
 import typer
 
+from ecoeco.domains import load_tasks
+from ecoeco.queue.beat import Scheduler
 from ecoeco.queue.deadletters import DeadLetters, Filter, dead_letters
 from ecoeco.queue.topology import WORK_QUEUES, declare_topology, queue_depths, queue_spec
+from ecoeco.runtime import Backends
 from ecoeco.settings import Settings
+from ecoeco.startup import load_settings
 
 T = TypeVar("T")
 METRICS_DIR_PREFIX = "ecoeco-metrics-"
@@ -37,9 +41,7 @@ def register(app: typer.Typer) -> None:
 
 
 def _settings(*, broker: bool) -> Settings:
-    from ecoeco import cli  # imported late: ecoeco.cli imports this module while it loads
-
-    settings = cli._settings()
+    settings = load_settings()
     if broker and not settings.broker_url:
         typer.echo("ECOECO_BROKER_URL is not set (embedded mode runs tasks inside `ecoeco up`)", err=True)
         raise typer.Exit(2)
@@ -78,13 +80,12 @@ def worker(
     if os.path.basename(metrics_dir).startswith(METRICS_DIR_PREFIX):
         atexit.register(shutil.rmtree, metrics_dir, ignore_errors=True)  # ours: remove it when we exit
 
-    from ecoeco.queue.celery_app import create_celery
-    from ecoeco.queue.registry import load_task_modules
+    from ecoeco.queue.celery_worker import create_worker_app
 
     assert settings.broker_url  # noqa: S101 - checked by _settings
     if not _report_topology(settings.broker_url):
         typer.echo("continuing with the existing queues; run `ecoeco mq declare` after fixing them", err=True)
-    app = create_celery(settings, load_task_modules(settings))
+    app = create_worker_app(settings, load_tasks(settings), Backends.from_settings)
     if metrics_port:
         _serve_metrics(metrics_port, settings.broker_url, queue)
     celery_worker = app.Worker(
@@ -119,10 +120,6 @@ def beat(
 ) -> None:
     """Run the scheduler (and the outbox relay). Start as many as you like: one leads, the rest wait."""
     settings = _settings(broker=True)
-    from ecoeco.queue.beat import Scheduler
-    from ecoeco.queue.registry import load_task_modules
-    from ecoeco.runtime import Backends
-
     assert settings.broker_url  # noqa: S101 - checked by _settings
     _report_topology(settings.broker_url)
     if metrics_port:
@@ -130,7 +127,7 @@ def beat(
 
     async def run() -> None:
         backends = Backends.from_settings(settings)
-        scheduler = Scheduler(backends, load_task_modules(settings))
+        scheduler = Scheduler(backends, load_tasks(settings))
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, scheduler.stop)
@@ -193,8 +190,6 @@ def _filter(
 
 
 def _with_store(action: Callable[[DeadLetters], Awaitable[T]]) -> T:
-    from ecoeco.runtime import Backends
-
     settings = _settings(broker=False)
 
     async def run() -> T:

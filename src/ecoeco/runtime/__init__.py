@@ -1,16 +1,19 @@
 """The process-wide set of backends, built once from settings.
 
 Each backend has two implementations (embedded | distributed) chosen by settings alone; the rest of
-the code only sees the ports (``Database``, ``Cache``, ``Storage``, broker).
+the code only sees the ports (``Database``, ``Cache``, ``Storage``, the task queue, the classifier).
+The runtime sits on top of the infrastructure packages and below the domains: domains receive it,
+infrastructure never imports it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import structlog
 
@@ -22,10 +25,12 @@ from ecoeco.queue.health import ping_broker
 from ecoeco.queue.taskqueue import TaskQueue
 from ecoeco.settings import Settings
 from ecoeco.storage import Storage, create_storage
+from ecoeco.vision import VisionClassifier, create_classifier
 
 log = structlog.get_logger(__name__)
 
 PROBE_TIMEOUT_S = 3.0
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -46,13 +51,24 @@ class Backends:
     db: Database
     cache: Cache
     storage: Storage
-    # Per-process objects other packages attach on first use (e.g. the auth runtime, the classifier).
-    extras: dict[str, Any] = field(default_factory=dict)
     # Publishes (distributed) or runs (embedded) what ecoeco.queue.enqueue wrote, after commit.
     queue: TaskQueue = field(init=False)
+    _components: dict[Callable[[Backends], Any], Any] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.queue = TaskQueue(self.settings, self.db)
+
+    @functools.cached_property
+    def classifier(self) -> VisionClassifier:
+        """The configured image classifier, built on first use (the local model loads once)."""
+        return create_classifier(self.settings)
+
+    def component(self, build: Callable[[Backends], T]) -> T:
+        """The process' one instance of what ``build`` makes (a domain's per-process state, such as the
+        auth key ring), made on first use. Keyed by ``build`` itself, so each has exactly one accessor."""
+        if build not in self._components:
+            self._components[build] = build(self)
+        return cast(T, self._components[build])
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Backends:
@@ -89,6 +105,8 @@ class Backends:
 
     async def aclose(self) -> None:
         await self.queue.aclose()
+        if "classifier" in self.__dict__:  # built: release its connections
+            await self.classifier.aclose()
         await self.cache.close()
         await self.db.dispose()
 
