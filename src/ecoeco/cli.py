@@ -20,6 +20,7 @@ from ecoeco.app import create_app
 from ecoeco.db.engine import Database
 from ecoeco.db.migrate import upgrade
 from ecoeco.domains import DOMAINS, domain_modules
+from ecoeco.ops import cli as ops_cli
 from ecoeco.runtime import Backends, Probe, describe_backends
 from ecoeco.settings import Settings
 from ecoeco.startup import load_settings
@@ -110,9 +111,10 @@ def _describe(settings: Settings) -> str:
     return ", ".join(f"{k}={v}" for k, v in describe_backends(settings).items())
 
 
-workers.register(app)
-for _module in domain_modules("cli", include_infra=True):
+for _module in domain_modules("cli"):
     _module.register(app)
+workers.register(app)
+ops_cli.register(app)
 
 
 def main() -> None:

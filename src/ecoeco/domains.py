@@ -14,8 +14,8 @@ from ecoeco.queue.registry import REGISTRY, Task
 from ecoeco.settings import Settings
 
 DOMAINS: tuple[str, ...] = ("auth", "users", "waste", "recycling", "locations")
-# Other packages that own tables (queue) or CLI commands (ops) of their own.
-INFRA: tuple[str, ...] = ("queue", "ops")
+# Infrastructure packages that own tables of their own.
+INFRA: tuple[str, ...] = ("queue",)
 
 
 def domain_modules(leaf: str, *, include_infra: bool = False) -> list[ModuleType]:
