@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
 
@@ -134,9 +136,10 @@ async def test_mobile_denied_consent_never_reaches_the_token_endpoint(
     assert r.json()["code"] == "invalid-grant"
 
 
-async def _link(
+async def _consented_link(
     client: httpx.AsyncClient, idp_http: httpx.AsyncClient, provider: str, *, bearer: str, user: str
-):
+) -> tuple[dict[str, str], str]:
+    """Start linking ``provider`` to the signed-in account and consent: (the provider's answer, verifier)."""
     verifier, challenge = pkce_pair()
     r = await authorize_mobile(
         client,
@@ -147,7 +150,13 @@ async def _link(
         link="true",
     )
     assert r.status_code == 200, r.text
-    back = query_of(await consent(idp_http, r.json()["authorization_url"], user=user))
+    return query_of(await consent(idp_http, r.json()["authorization_url"], user=user)), verifier
+
+
+async def _link(
+    client: httpx.AsyncClient, idp_http: httpx.AsyncClient, provider: str, *, bearer: str, user: str
+) -> httpx.Response:
+    back, verifier = await _consented_link(client, idp_http, provider, bearer=bearer, user=user)
     return await client.post(f"{AUTH}/{provider}/token", json={**back, "code_verifier": verifier})
 
 
@@ -178,6 +187,39 @@ async def test_an_identity_of_another_account_cannot_be_linked(
     assert mine.json()["providers"] == ["naver"]
     theirs = await client.get(ME, headers={"Authorization": f"Bearer {other['access_token']}"})
     assert theirs.json()["providers"] == ["kakao"]
+
+
+async def test_linking_to_an_account_erased_meanwhile_is_refused(
+    client: httpx.AsyncClient, idp_http: httpx.AsyncClient
+) -> None:
+    me = (await mobile_sign_in(client, idp_http, "naver", user="leaver")).json()
+    bearer = me["access_token"]
+    back, verifier = await _consented_link(client, idp_http, "google", bearer=bearer, user="leaver-g")
+    erased = await client.delete(ME, headers={"Authorization": f"Bearer {bearer}"})
+    assert erased.status_code == 204
+    r = await client.post(f"{AUTH}/google/token", json={**back, "code_verifier": verifier})
+    assert r.status_code == 401
+    assert r.json()["code"] == "account-deleted"
+    # Nothing was linked: that Google account still has no account of its own.
+    assert (await mobile_sign_in(client, idp_http, "google", user="leaver-g")).json()["new_user"] is True
+
+
+async def test_concurrent_first_sign_ins_of_one_person_make_one_account(
+    client: httpx.AsyncClient, idp_http: httpx.AsyncClient
+) -> None:
+    starts = [await start_mobile(client, "kakao") for _ in range(3)]
+    answers = [query_of(await consent(idp_http, s.authorization_url, user="twin")) for s in starts]
+    results = await asyncio.gather(
+        *(
+            client.post(f"{AUTH}/kakao/token", json={**back, "code_verifier": start.verifier})
+            for start, back in zip(starts, answers, strict=True)
+        )
+    )
+    assert [r.status_code for r in results] == [200, 200, 200], [r.text for r in results]
+    assert len({r.json()["user_id"] for r in results}) == 1
+    assert sorted(r.json()["new_user"] for r in results) == [False, False, True]
+    me = await client.get(ME, headers={"Authorization": f"Bearer {results[0].json()['access_token']}"})
+    assert me.json()["providers"] == ["kakao"]
 
 
 async def test_linking_needs_a_signed_in_user(client: httpx.AsyncClient) -> None:

@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ecoeco.core import events
 from ecoeco.core.errors import ServiceUnavailable
+from ecoeco.core.events import USER_DELETED
 from ecoeco.settings import Settings
-from ecoeco.users.service import USER_DELETED
 from tests.support.auth import AUTH, sign_in
 
 ME = "/api/v1/users/me"

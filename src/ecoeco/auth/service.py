@@ -27,13 +27,12 @@ from ecoeco.auth import repository as repo
 from ecoeco.auth.providers import ExternalIdentity, Grant, Provider, callback_url
 from ecoeco.auth.providers.base import pkce_matches, s256
 from ecoeco.auth.runtime import AuthRuntime
-from ecoeco.auth.sessions import IssuedTokens, open_session
+from ecoeco.auth.sessions import IssuedTokens, open_session, revoke
 from ecoeco.cache import Cache
+from ecoeco.core import events
 from ecoeco.core.clock import utcnow
 from ecoeco.core.errors import Conflict, NotFound, ProblemError, Unauthorized
 from ecoeco.settings import Settings
-from ecoeco.users import repository as users_repo
-from ecoeco.users.nicknames import generate_nickname
 
 Client = Literal["web", "mobile"]
 
@@ -236,16 +235,33 @@ async def resolve_user(
             )
         return existing.user_id, False
     if link_user_id is not None:
-        if await users_repo.get_user(db, link_user_id) is None:
+        # Every account signs in through at least one identity, and they go with it when it is erased.
+        if not await repo.providers_of(db, link_user_id):
             raise Unauthorized("The account to link to no longer exists.", code="account-deleted")
-        user_id = link_user_id
-    else:
-        user_id = (await users_repo.create_user(db, nickname=generate_nickname())).id
-    if await repo.insert_identity_if_absent(
-        db, user_id=user_id, provider=identity.provider, subject=identity.subject
-    ):
-        return user_id, link_user_id is None
-    # A concurrent first sign-in of the same person won the race: use its account.
-    if link_user_id is None:
-        await users_repo.delete_user(db, user_id)
-    return await resolve_user(db, identity, link_user_id=link_user_id)
+        if await repo.insert_identity_if_absent(
+            db, user_id=link_user_id, provider=identity.provider, subject=identity.subject
+        ):
+            return link_user_id, False
+        return await resolve_user(db, identity, link_user_id=link_user_id)  # linked meanwhile: look again
+    async with db.begin_nested() as account:
+        user_id = uuid.uuid4()
+        await events.publish(db, events.USER_CREATED, {"user_id": user_id})  # users adds its profile
+        if await repo.insert_identity_if_absent(
+            db, user_id=user_id, provider=identity.provider, subject=identity.subject
+        ):
+            return user_id, True
+        # A concurrent first sign-in of the same person won the race: drop this account, use that one.
+        await account.rollback()
+    return await resolve_user(db, identity, link_user_id=None)
+
+
+async def providers_of(db: AsyncSession, user_id: uuid.UUID) -> list[str]:
+    """The providers an account signs in with, oldest link first."""
+    return await repo.providers_of(db, user_id)
+
+
+async def sign_out_everywhere(
+    db: AsyncSession, cache: Cache, settings: Settings, user_id: uuid.UUID, *, reason: str
+) -> None:
+    """Revoke every session of the account (and deny their access tokens), in the caller's transaction."""
+    await revoke(db, cache, settings, user_id=user_id, session_id=None, reason=reason)

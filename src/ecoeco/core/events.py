@@ -15,6 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 Handler = Callable[[AsyncSession, dict[str, Any]], Awaitable[None]]
 
+# The facts domains announce to each other, each with its payload.
+USER_CREATED = "user.created"  # {"user_id"}: auth opened an account for a first sign-in
+USER_DELETED = "user.deleted"  # {"user_id"}: the account is being erased, with everything hanging off it
+
 _subscribers: dict[str, list[Handler]] = defaultdict(list)
 
 

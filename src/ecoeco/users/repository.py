@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ecoeco.users.models import User
 
 
-async def create_user(session: AsyncSession, *, nickname: str) -> User:
-    user = User(id=uuid.uuid4(), nickname=nickname)
+async def create_user(session: AsyncSession, *, user_id: uuid.UUID, nickname: str) -> User:
+    user = User(id=user_id, nickname=nickname)
     session.add(user)
     await session.flush()
     return user

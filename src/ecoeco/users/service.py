@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ecoeco.auth import repository as auth_repo
-from ecoeco.auth import sessions
+from ecoeco.auth import service as auth
 from ecoeco.cache import Cache
 from ecoeco.core import events
 from ecoeco.core.clock import utcnow
@@ -15,9 +15,8 @@ from ecoeco.core.errors import NotFound
 from ecoeco.runtime import Backends
 from ecoeco.settings import Settings
 from ecoeco.users import repository as repo
+from ecoeco.users.nicknames import generate_nickname
 from ecoeco.users.schemas import UserOut, UserPatch
-
-USER_DELETED = "user.deleted"
 
 
 def _profile_key(user_id: uuid.UUID) -> str:
@@ -35,7 +34,7 @@ async def _load(db: AsyncSession, user_id: uuid.UUID) -> UserOut:
     return UserOut(
         id=user.id,
         nickname=user.nickname,
-        providers=await auth_repo.providers_of(db, user_id),
+        providers=await auth.providers_of(db, user_id),
         created_at=user.created_at,
         updated_at=user.updated_at,
     )
@@ -84,8 +83,14 @@ async def delete_account(db: AsyncSession, cache: Cache, settings: Settings, use
     """
     if await repo.get_user(db, user_id) is None:
         raise _gone()
-    await sessions.revoke(db, cache, settings, user_id=user_id, session_id=None, reason="account-deleted")
-    await events.publish(db, USER_DELETED, {"user_id": user_id})
+    await auth.sign_out_everywhere(db, cache, settings, user_id, reason="account-deleted")
+    await events.publish(db, events.USER_DELETED, {"user_id": user_id})
     await repo.delete_user(db, user_id)
     await db.commit()
     await forget_profile(cache, user_id)
+
+
+@events.subscribe(events.USER_CREATED)
+async def _create_profile(db: AsyncSession, payload: dict[str, Any]) -> None:
+    """A first sign-in opened an account: give it its profile, with a generated nickname."""
+    await repo.create_user(db, user_id=payload["user_id"], nickname=generate_nickname())

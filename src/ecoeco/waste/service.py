@@ -517,7 +517,7 @@ def streaks(times: list[datetime], *, today: datetime) -> tuple[int, int]:
 # --- account deletion and clean-up ------------------------------------------------------------
 
 
-@domain_events.subscribe("user.deleted")
+@domain_events.subscribe(domain_events.USER_DELETED)
 async def _erase_user(session: AsyncSession, payload: dict[str, Any]) -> None:
     """Erase a deleted account's scans and uploads now, and its images by a job that runs only if the
     deletion commits (the object store is not part of the transaction)."""
