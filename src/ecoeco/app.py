@@ -19,6 +19,7 @@ from ecoeco.observability.middleware import RequestContextMiddleware
 from ecoeco.ops.endpoints import router as ops_router
 from ecoeco.runtime import Backends
 from ecoeco.settings import Settings, get_settings
+from ecoeco.storage.local import router as local_storage_router
 
 # Hooks run inside the lifespan after the backends exist (e.g. embedded workers); registered by `ecoeco up`.
 LifespanHook = Callable[[FastAPI], Awaitable[Callable[[], Awaitable[None]]]]
@@ -61,6 +62,7 @@ def create_app(
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
 
     app.include_router(ops_router)
+    app.include_router(local_storage_router)  # embedded mode's stand-in for S3's pre-signed PUT
     wanted = set(services) if services else set(DOMAINS)
     for module in domain_modules("endpoints"):
         domain = module.__name__.split(".")[1]

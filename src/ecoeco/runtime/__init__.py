@@ -82,6 +82,8 @@ class Backends:
                 endpoint_url=settings.s3_endpoint_url,
                 region=settings.s3_region,
                 root=settings.storage_dir,
+                public_url=settings.public_url,
+                secret=settings.secret_key.get_secret_value(),
             ),
         )
 

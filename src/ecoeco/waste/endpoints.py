@@ -6,7 +6,7 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Header, Request, status
 from fastapi.responses import JSONResponse
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from starlette.datastructures import UploadFile
@@ -44,28 +44,6 @@ async def create_upload(
     return await service.create_upload(
         session, backends, user.user_id, content_type=body.content_type, size=body.size
     )
-
-
-@router.put("/uploads/{upload_id}", status_code=status.HTTP_204_NO_CONTENT, include_in_schema=False)
-async def receive_upload(
-    upload_id: uuid.UUID,
-    request: Request,
-    session: SessionDep,
-    backends: BackendsDep,
-    expires: Annotated[int, Query()],
-    sig: Annotated[str, Query(max_length=128)],
-) -> Response:
-    """Embedded mode's stand-in for S3: the signed URL is the credential, no sign-in needed."""
-    await service.receive_upload(
-        session,
-        backends,
-        upload_id,
-        expires=expires,
-        signature=sig,
-        content_type=request.headers.get("content-type"),
-        body=request.stream(),
-    )
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post(

@@ -24,7 +24,7 @@ class Upload(TimestampMixin, Base):
     content_type: Mapped[str] = mapped_column(String(40))
     size: Mapped[int] = mapped_column(Integer)
     expires_at: Mapped[datetime]
-    # pending → uploaded (embedded PUT received) → consumed (turned into a scan)
+    # pending → consumed (turned into a scan); the object store alone knows whether it was PUT yet
     status: Mapped[str] = mapped_column(String(16), default="pending")
 
 

@@ -30,9 +30,8 @@ from ecoeco.db.base import as_utc
 from ecoeco.queue import enqueue
 from ecoeco.runtime import Backends
 from ecoeco.storage import ObjectNotFound
-from ecoeco.storage.base import S3Storage
 from ecoeco.vision.images import ImageLimits, PreparedImage, hamming
-from ecoeco.waste import progress, repository, uploads
+from ecoeco.waste import progress, repository
 from ecoeco.waste.models import ConfirmedImage, Feedback, Scan, Upload
 from ecoeco.waste.rules import Verdict, compose_result, knowledge_base, resolve
 from ecoeco.waste.schemas import (
@@ -74,67 +73,16 @@ async def create_upload(
     )
     upload.object_key = f"uploads/{user_id}/{upload.id}"
     await repository.add_upload(session, upload)
-    headers = {"Content-Type": content_type}
-    storage = backends.storage
-    if isinstance(storage, S3Storage):
-        url = await asyncio.to_thread(
-            storage.presign_put,
-            upload.object_key,
-            content_type=content_type,
-            size=size,
-            expires_in=int(UPLOAD_TTL.total_seconds()),
-        )
-        headers["Content-Length"] = str(size)
-    else:
-        url = uploads.signed_url(backends.settings.public_url, _secret(backends), _grant(upload))
+    target = await backends.storage.upload_target(
+        upload.object_key, content_type=content_type, size=size, expires_at=upload.expires_at
+    )
     return UploadTarget(
-        upload_id=upload.id, url=url, headers=headers, expires_at=upload.expires_at, max_bytes=size
+        upload_id=upload.id,
+        url=target.url,
+        headers=target.headers,
+        expires_at=upload.expires_at,
+        max_bytes=size,
     )
-
-
-async def receive_upload(
-    session: AsyncSession,
-    backends: Backends,
-    upload_id: uuid.UUID,
-    *,
-    expires: int,
-    signature: str,
-    content_type: str | None,
-    body: AsyncIterator[bytes],
-) -> None:
-    """The embedded mode's PUT target: verify the signed URL, then store at most ``size`` bytes."""
-    upload = await repository.get_upload(session, upload_id, for_update=True)
-    if upload is None:
-        raise NotFound("No such upload.", code="upload-not-found")
-    grant = _grant(upload)
-    if expires != grant.expires:
-        raise ProblemError("The upload URL is not valid.", status=403, code="upload-signature-invalid")
-    uploads.verify(_secret(backends), grant, signature)
-    if content_type != upload.content_type:
-        raise ProblemError(
-            f"This upload URL is for {upload.content_type}.", status=415, code="upload-content-type-mismatch"
-        )
-    if upload.status != "pending":
-        raise Conflict("This upload URL was already used.", code="upload-already-used")
-    data = bytearray()
-    async for chunk in body:
-        data += chunk
-        if len(data) > upload.size:
-            raise PayloadTooLarge(
-                f"This upload URL accepts at most {upload.size} bytes.", code="upload-too-large"
-            )
-    await backends.storage.put(upload.object_key, bytes(data), content_type=upload.content_type)
-    upload.status = "uploaded"
-
-
-def _grant(upload: Upload) -> uploads.UploadGrant:
-    return uploads.UploadGrant(
-        upload.id, upload.user_id, upload.content_type, upload.size, int(upload.expires_at.timestamp())
-    )
-
-
-def _secret(backends: Backends) -> str:
-    return backends.settings.secret_key.get_secret_value()
 
 
 async def _take_upload(
