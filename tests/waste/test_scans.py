@@ -105,6 +105,15 @@ async def test_the_whole_journey(
     # The same photo again, re-encoded by the phone: served from the confirmed result, no model call.
     again = await post_photo(client, alice, jpeg("coffee", optimize=True))
     assert again.status_code == 202, again.text
+    assert again.json()["status"] == "done"  # answered in the request
+    replay = await read_events(client, again.json()["scan_id"], alice)
+    assert [(int(e.id or 0), e.data["stage"]) for e in replay] == [
+        (1, "preprocessed"),
+        (2, "cache_check"),
+        (3, "done"),
+    ]
+    assert replay[1].data["hit"] is True
+    assert replay[2].data["result"]["answer"]["disposed_as"] == answer["disposed_as"]
     repeat = await wait_done(client, again.json()["scan_id"], alice)
     assert repeat["cache_hit"] is True
     assert repeat["result"]["answer"]["disposed_as"] == answer["disposed_as"]

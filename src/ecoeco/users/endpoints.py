@@ -11,8 +11,8 @@ from ecoeco.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 from ecoeco.runtime.deps import BackendsDep, CacheDep, SessionDep, SettingsDep
 from ecoeco.users import service
 from ecoeco.users.schemas import UserOut, UserPatch
-from ecoeco.waste import service as waste
 from ecoeco.waste.schemas import ScanStats, ScanSummary
+from ecoeco.waste.service import history as waste_history
 
 router = APIRouter(prefix="/users", tags=["users"])
 
@@ -44,9 +44,9 @@ async def my_scans(
     cursor: Annotated[str | None, Query(max_length=500)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
 ) -> Page[ScanSummary]:
-    return await waste.history(db, principal.user_id, cursor=cursor, limit=limit)
+    return await waste_history.history(db, principal.user_id, cursor=cursor, limit=limit)
 
 
 @router.get("/me/stats", response_model=ScanStats, summary="My scan counts by category and streaks")
 async def my_stats(principal: CurrentUser, db: SessionDep) -> ScanStats:
-    return await waste.stats(db, principal.user_id)
+    return await waste_history.stats(db, principal.user_id)

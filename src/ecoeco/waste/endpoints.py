@@ -16,7 +16,7 @@ from ecoeco.core.api import API_PREFIX
 from ecoeco.core.errors import ProblemError, Unprocessable, UnsupportedMediaType
 from ecoeco.core.language import LangDep
 from ecoeco.runtime.deps import BackendsDep, SessionDep
-from ecoeco.waste import progress, service
+from ecoeco.waste import progress
 from ecoeco.waste.schemas import (
     FeedbackCreate,
     FeedbackView,
@@ -26,6 +26,7 @@ from ecoeco.waste.schemas import (
     UploadRequest,
     UploadTarget,
 )
+from ecoeco.waste.service import feedback, scans, uploads
 
 router = APIRouter(prefix="/waste", tags=["waste"])
 
@@ -41,7 +42,7 @@ async def create_upload(
     body: UploadRequest, user: CurrentUser, session: SessionDep, backends: BackendsDep
 ) -> UploadTarget:
     """A pre-signed PUT target for one image of the announced type and size, valid for 15 minutes."""
-    return await service.create_upload(
+    return await uploads.create_upload(
         session, backends, user.user_id, content_type=body.content_type, size=body.size
     )
 
@@ -77,7 +78,7 @@ async def create_scan(
 ) -> JSONResponse:
     """Start a scan from an upload id, a multipart image and/or a question. Answers at once with 202."""
     upload_id, image, image_type, question = await _read_scan_request(request)
-    intake = await service.create_scan(
+    intake = await scans.create_scan(
         session,
         backends,
         user.user_id,
@@ -125,7 +126,7 @@ async def _read_scan_request(
 @router.get("/scans/{scan_id}", response_model=ScanView, responses={202: {"model": ScanView}})
 async def get_scan(scan_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> JSONResponse:
     """200 with the result once done (or failed); 202 with stage and progress while running."""
-    view = await service.get_scan(session, user.user_id, scan_id)
+    view = await scans.get_scan(session, user.user_id, scan_id)
     if view.status in progress.TERMINAL:
         return JSONResponse(view.model_dump(mode="json"))
     return JSONResponse(view.model_dump(mode="json"), status_code=202, headers={"Retry-After": RETRY_AFTER_S})
@@ -133,7 +134,7 @@ async def get_scan(scan_id: uuid.UUID, user: CurrentUser, session: SessionDep) -
 
 async def _owned_scan(scan_id: uuid.UUID, user: CurrentUser, backends: BackendsDep) -> uuid.UUID:
     # A dependency, not code in the stream: once streaming starts it is too late to answer 404.
-    await service.ensure_owner(backends, user.user_id, scan_id)
+    await scans.ensure_owner(backends, user.user_id, scan_id)
     return scan_id
 
 
@@ -152,7 +153,7 @@ async def scan_events(
     after: Annotated[int, Depends(_last_event_id)],
 ) -> AsyncIterator[ServerSentEvent]:
     """Progress as Server-Sent Events; reconnect with Last-Event-ID to replay what was missed."""
-    async for item in service.stream_events(backends, scan_id, after=after):
+    async for item in scans.stream_events(backends, scan_id, after=after):
         if item.seq is None:
             yield ServerSentEvent(comment="keep-alive")
         else:
@@ -164,4 +165,4 @@ async def submit_feedback(
     scan_id: uuid.UUID, body: FeedbackCreate, user: CurrentUser, session: SessionDep
 ) -> FeedbackView:
     """Say whether the answer was right; a correction names the right item."""
-    return await service.submit_feedback(session, user.user_id, scan_id, body)
+    return await feedback.submit_feedback(session, user.user_id, scan_id, body)

@@ -114,3 +114,9 @@ class ConfirmedImage(Base):
     item_id: Mapped[str | None] = mapped_column(String(80))
     tags: Mapped[list[str]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+def hash_bands(phash: str) -> tuple[str, str, str, str]:
+    """A perceptual hash cut into the four bands ``ConfirmedImage`` indexes: a near-duplicate (a few
+    differing bits) still matches at least one band exactly."""
+    return (phash[0:4], phash[4:8], phash[8:12], phash[12:16])

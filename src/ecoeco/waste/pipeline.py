@@ -1,8 +1,9 @@
 """The scan pipeline a q.ai worker runs: classify → rules → answer → done.
 
 Intake (decode, verify, re-encode, hash, confirmed-result cache) already happened in the request, see
-``service.create_scan``. Each stage is recorded with ``progress.advance``; a redelivered job resumes
-harmlessly because stages only move forward and the final write happens once.
+``service.scans.create_scan``. Each stage is recorded with ``progress.advance`` and the scan ends with
+``rules.finish``, as a cache hit in the request does; a redelivered job resumes harmlessly because stages
+only move forward and the final write happens once.
 """
 
 from __future__ import annotations
@@ -17,14 +18,7 @@ from ecoeco.runtime import Backends
 from ecoeco.vision.base import Classification, VisionError
 from ecoeco.waste import progress, repository
 from ecoeco.waste.progress import Step
-from ecoeco.waste.rules import (
-    Verdict,
-    compose_result,
-    knowledge_base,
-    resolve,
-    taxonomy,
-    verdict_for_question,
-)
+from ecoeco.waste.rules import Verdict, finish, taxonomy, verdict_for_question
 
 log = structlog.get_logger(__name__)
 
@@ -53,21 +47,9 @@ async def run(backends: Backends, scan_id: uuid.UUID) -> None:
     else:
         verdict = verdict_for_question(scan.question or "", fallback=None)
 
-    kb = knowledge_base()
-    verdict = resolve(kb, verdict)
-    result = compose_result(kb, verdict, lang=scan.lang)
     # Rules and answer take microseconds: their stages are recorded with the result in one commit.
-    done = {
-        "result": result,
-        "major": verdict.major,
-        "middle": verdict.middle,
-        "item_id": verdict.item_id,
-        "model": verdict.model,
-        "usage": verdict.usage,
-        "completed_at": utcnow(),
-    }
     await progress.advance(
-        backends, scan_id, Step("rules"), Step("answering"), Step("done", {"result": result}, done)
+        backends, scan_id, Step("rules"), Step("answering"), finish(verdict, lang=scan.lang)
     )
 
 
@@ -91,9 +73,7 @@ def _verdict(c: Classification) -> Verdict:
     )
 
 
-async def fail(
-    backends: Backends, session: AsyncSession, scan_id: uuid.UUID, exc: BaseException | None
-) -> None:
+async def fail(session: AsyncSession, scan_id: uuid.UUID, exc: BaseException | None) -> None:
     """Mark the scan failed with a user-safe reason, in the caller's transaction.
 
     ``exc`` is what killed its job; None when the job vanished (expired in the broker unseen).
@@ -105,10 +85,7 @@ async def fail(
     code = "vision-unavailable" if vision else "analysis-timeout" if exc is None else "analysis-failed"
     message = FAILED_MESSAGE.get(scan.lang, FAILED_MESSAGE["ko"])
     failed = {"error_code": code, "error_message": message, "completed_at": utcnow()}
-    await progress.advance(
-        backends,
-        scan_id,
-        Step("failed", {"error": {"code": code, "message": message}}, failed),
-        session=session,
+    await progress.record(
+        session, scan_id, Step("failed", {"error": {"code": code, "message": message}}, failed)
     )
     log.warning("scan_failed", scan_id=str(scan_id), code=code, error=type(exc).__name__ if exc else None)

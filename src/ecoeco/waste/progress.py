@@ -43,24 +43,21 @@ class Step:
     values: dict[str, Any] = field(default_factory=dict)  # scan columns to set with the stage
 
 
-async def advance(
-    backends: Backends, scan_id: uuid.UUID, *steps: Step, session: AsyncSession | None = None
-) -> bool:
-    """Move the scan forward through ``steps`` in one transaction; False if it was already beyond.
-
-    With ``session`` the change joins that transaction (streams see it once it commits and on their
-    next look); otherwise it commits on its own and wakes the streams at once.
-    """
-    if session is not None:
-        return await _advance(session, scan_id, steps)
-    async with backends.db.session() as own:
-        moved = await _advance(own, scan_id, steps)
+async def advance(backends: Backends, scan_id: uuid.UUID, *steps: Step) -> bool:
+    """:func:`record` ``steps`` in a transaction of their own, then wake the streams at once."""
+    async with backends.db.session() as session:
+        moved = await record(session, scan_id, *steps)
     if moved:
         await notify(backends.cache, scan_id)
     return moved
 
 
-async def _advance(session: AsyncSession, scan_id: uuid.UUID, steps: tuple[Step, ...]) -> bool:
+async def record(session: AsyncSession, scan_id: uuid.UUID, *steps: Step) -> bool:
+    """Move the scan forward through ``steps`` in the caller's transaction; False if it was already beyond.
+
+    The one way a stage is recorded, by the request (intake, a cache hit) and by the worker alike. Streams
+    see it once the transaction commits, on their next look (or at once after :func:`advance`).
+    """
     moved = False
     for step in steps:
         seq = await repository.advance_stage(

@@ -131,10 +131,6 @@ async def status_counts(session: AsyncSession, user_id: uuid.UUID) -> dict[str, 
     return {status: int(n) for status, n in (await session.execute(stmt)).all()}
 
 
-async def update_scan(session: AsyncSession, scan_id: uuid.UUID, **values: Any) -> None:
-    await session.execute(update(Scan).where(Scan.id == scan_id).values(updated_at=utcnow(), **values))
-
-
 async def user_image_keys(session: AsyncSession, user_id: uuid.UUID) -> list[str]:
     scans = select(Scan.image_key).where(Scan.user_id == user_id, Scan.image_key.is_not(None))
     uploads = select(Upload.object_key).where(Upload.user_id == user_id)
@@ -151,15 +147,6 @@ async def delete_user_data(session: AsyncSession, user_id: uuid.UUID) -> None:
     await session.execute(delete(Feedback).where(Feedback.user_id == user_id))
     await session.execute(delete(Scan).where(Scan.user_id == user_id))
     await session.execute(delete(Upload).where(Upload.user_id == user_id))
-
-
-async def referenced_image_keys(session: AsyncSession, keys: list[str]) -> set[str]:
-    if not keys:
-        return set()
-    scans = select(Scan.image_key).where(Scan.image_key.in_(keys))
-    uploads = select(Upload.object_key).where(Upload.object_key.in_(keys))
-    found = set((await session.execute(scans)).scalars()) | set((await session.execute(uploads)).scalars())
-    return {k for k in found if k}
 
 
 # --- events -----------------------------------------------------------------------------------

@@ -11,12 +11,14 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
+from ecoeco.core.clock import utcnow
 from ecoeco.core.language import Lang
 from ecoeco.recycling.answer import compose_answer
 from ecoeco.recycling.knowledge import KnowledgeBase, get_knowledge_base
 from ecoeco.recycling.model import Item, Middle
 from ecoeco.vision import Middle as TaxonomyMiddle
 from ecoeco.vision import Taxonomy
+from ecoeco.waste.progress import Step
 
 # What we ask a user to do when nothing conclusive came out.
 UNSURE_REPLY = {
@@ -83,6 +85,26 @@ def resolve(kb: KnowledgeBase, verdict: Verdict) -> Verdict:
     major, middle = kb.category_of(target)
     item_id = target.id if isinstance(target, Item) else None
     return replace(verdict, major=major.id, middle=middle.id, item_id=item_id)
+
+
+def finish(verdict: Verdict, *, lang: str, **columns: Any) -> Step:
+    """How every scan ends well, whether the worker classified it or a confirmed photo answered it: the
+    verdict pinned to the knowledge base, the answer composed from it, and the scan's columns set with
+    the "done" stage (``columns`` adds to them)."""
+    kb = knowledge_base()
+    verdict = resolve(kb, verdict)
+    result = compose_result(kb, verdict, lang=lang)
+    values = {
+        "result": result,
+        "major": verdict.major,
+        "middle": verdict.middle,
+        "item_id": verdict.item_id,
+        "model": verdict.model,
+        "usage": verdict.usage,
+        "completed_at": utcnow(),
+        **columns,
+    }
+    return Step("done", {"result": result}, values)
 
 
 def compose_result(kb: KnowledgeBase, verdict: Verdict, *, lang: str) -> dict[str, Any]:

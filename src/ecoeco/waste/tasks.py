@@ -21,7 +21,7 @@ log = structlog.get_logger(__name__)
 
 
 async def _mark_failed(ctx: TaskContext[Backends], exc: BaseException) -> None:
-    await pipeline.fail(ctx.backends, ctx.session, uuid.UUID(ctx.kwargs["scan_id"]), exc)
+    await pipeline.fail(ctx.session, uuid.UUID(ctx.kwargs["scan_id"]), exc)
 
 
 @task("ai.waste.analyze", max_retries=3, on_dead_letter=_mark_failed)
@@ -85,5 +85,5 @@ async def fail_stale_scans(backends: Backends) -> int:
     async with backends.db.session() as session:
         stale = await repository.stale_scans(session, untouched_since=cutoff, limit=CLEANUP_BATCH)
         for scan_id in stale:
-            await pipeline.fail(backends, session, scan_id, None)
+            await pipeline.fail(session, scan_id, None)
     return len(stale)

@@ -1,0 +1,91 @@
+"""Feedback on a scan's answer, which also feeds the near-duplicate (confirmed photo) cache."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ecoeco.core.clock import utcnow
+from ecoeco.core.errors import Conflict, NotFound, Unprocessable
+from ecoeco.waste import repository
+from ecoeco.waste.models import ConfirmedImage, Feedback, Scan, hash_bands
+from ecoeco.waste.rules import knowledge_base
+from ecoeco.waste.schemas import FeedbackCreate, FeedbackView
+
+
+async def submit_feedback(
+    session: AsyncSession, user_id: uuid.UUID, scan_id: uuid.UUID, body: FeedbackCreate
+) -> FeedbackView:
+    scan = await repository.get_user_scan(session, user_id, scan_id)
+    if scan is None:
+        raise NotFound("No such scan.", code="scan-not-found")
+    if scan.status != "done":
+        raise Conflict("Feedback can be given once the scan is done.", code="scan-not-done")
+    kb = knowledge_base()
+    if body.item_id is not None and body.item_id not in kb.items:
+        raise Unprocessable(f"Unknown item id {body.item_id!r}.", code="unknown-item")
+    if body.correct and body.item_id is not None and body.item_id != scan.item_id:
+        raise Unprocessable("A correct answer cannot name a different item.", code="feedback-inconsistent")
+    feedback = await repository.save_feedback(
+        session,
+        Feedback(
+            scan_id=scan.id,
+            user_id=user_id,
+            correct=body.correct,
+            item_id=body.item_id,
+            comment=body.comment,
+            created_at=utcnow(),
+            updated_at=utcnow(),
+        ),
+    )
+    await _learn(session, scan, body)
+    return feedback_view(feedback)
+
+
+async def _learn(session: AsyncSession, scan: Scan, body: FeedbackCreate) -> None:
+    """Feed the near-duplicate cache from feedback on a photo scan."""
+    await repository.forget_confirmed(session, scan.id)
+    if scan.image_hash is None or scan.cache_hit or (not body.correct and body.item_id is None):
+        return
+    if body.correct:
+        if scan.major is None:
+            return  # "correct" on an unsure answer confirms nothing
+        major, middle, item_id, shared = scan.major, scan.middle, scan.item_id, True
+    else:
+        item = knowledge_base().items[body.item_id or ""]
+        major, middle, item_id, shared = (
+            knowledge_base().middles[item.middle].major,
+            item.middle,
+            item.id,
+            False,
+        )
+    tags = list((scan.result or {}).get("tags", []))
+    b = hash_bands(scan.image_hash)
+    await repository.save_confirmed(
+        session,
+        ConfirmedImage(
+            scan_id=scan.id,
+            user_id=scan.user_id,
+            shared=shared,
+            image_hash=scan.image_hash,
+            band0=b[0],
+            band1=b[1],
+            band2=b[2],
+            band3=b[3],
+            major=major,
+            middle=middle,
+            item_id=item_id,
+            tags=tags,
+            created_at=utcnow(),
+        ),
+    )
+
+
+def feedback_view(feedback: Feedback) -> FeedbackView:
+    return FeedbackView(
+        correct=feedback.correct,
+        item_id=feedback.item_id,
+        comment=feedback.comment,
+        created_at=feedback.created_at,
+    )

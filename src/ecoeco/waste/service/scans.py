@@ -1,0 +1,211 @@
+"""Scans: intake, the confirmed-photo answer, results and their live progress.
+
+Intake runs in the request: the image is verified, re-encoded and hashed before we answer, so bad input
+is refused with a 4xx instead of becoming a failed scan later. A near-identical photo whose result a user
+confirmed is answered on the spot (no model call, no job); everything else becomes an ``ai.waste.analyze``
+job, enqueued in the same transaction that creates the scan (see ecoeco.waste.tasks).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ecoeco.core.errors import Conflict, NotFound, Unprocessable
+from ecoeco.queue import enqueue
+from ecoeco.runtime import Backends
+from ecoeco.vision.images import ImageLimits, PreparedImage, hamming
+from ecoeco.waste import progress, repository
+from ecoeco.waste.models import Feedback, Scan, hash_bands
+from ecoeco.waste.progress import Step
+from ecoeco.waste.rules import Verdict, finish
+from ecoeco.waste.schemas import ScanError, ScanView
+from ecoeco.waste.service.feedback import feedback_view
+from ecoeco.waste.service.uploads import take_upload
+from ecoeco.waste.tasks import analyze_scan
+
+# Hamming distance (of 64 bits) under which two photos count as the same picture.
+NEAR_DUPLICATE_BITS = 3
+
+
+@dataclass(frozen=True)
+class Intake:
+    scan: Scan
+    created: bool
+
+
+async def create_scan(
+    session: AsyncSession,
+    backends: Backends,
+    user_id: uuid.UUID,
+    *,
+    upload_id: uuid.UUID | None,
+    image: bytes | None,
+    image_type: str | None,
+    question: str | None,
+    lang: str,
+    idempotency_key: str | None,
+) -> Intake:
+    if upload_id is None and image is None and not question:
+        raise Unprocessable("Send an image, an upload id or a question.", code="scan-empty")
+    if upload_id is not None and image is not None:
+        raise Unprocessable("Send either an image or an upload id, not both.", code="scan-ambiguous")
+    fingerprint = _fingerprint(upload_id, image, question)
+    if idempotency_key is not None:
+        existing = await repository.get_by_idempotency_key(session, user_id, idempotency_key)
+        if existing is not None:
+            return Intake(_same_request(existing, fingerprint), created=False)
+
+    if upload_id is not None:
+        image, image_type = await take_upload(session, backends, user_id, upload_id)
+    prepared = None
+    if image is not None:
+        limits = ImageLimits.from_settings(backends.settings)
+        prepared = await asyncio.to_thread(limits.prepare, image, declared_type=image_type)
+
+    scan = Scan(
+        id=uuid.uuid4(),
+        user_id=user_id,
+        idempotency_key=idempotency_key,
+        request_hash=fingerprint,
+        question=question,
+        lang=lang,
+        status="queued",
+        stage="queued",
+        progress=0,
+        event_seq=0,
+        cache_hit=False,
+        image_hash=prepared.phash if prepared else None,
+    )
+    if prepared is not None:
+        scan.image_key = f"scans/{user_id}/{scan.id}.jpg"
+    if not await repository.insert_scan(session, scan):
+        # Only the (user, key) constraint can refuse the row: a concurrent request with the same key
+        # won the race, so answer with its scan.
+        existing = await repository.get_by_idempotency_key(session, user_id, idempotency_key or "")
+        if existing is None:
+            raise Conflict("The scan could not be stored; please retry.", code="scan-conflict")
+        return Intake(_same_request(existing, fingerprint), created=False)
+    if prepared is not None:
+        await backends.storage.put(scan.image_key or "", prepared.data, content_type=prepared.content_type)
+        preprocessed = Step("preprocessed", {"width": prepared.width, "height": prepared.height})
+        confirmed = await _confirmed_verdict(session, scan, prepared)
+        if confirmed is not None:
+            # A photo someone confirmed before: answered on the spot, the way the worker would finish.
+            cache_hit = Step("cache_check", {"hit": True})
+            await progress.record(
+                session, scan.id, preprocessed, cache_hit, finish(confirmed, lang=scan.lang, cache_hit=True)
+            )
+            return Intake(scan, created=True)
+        await progress.record(session, scan.id, preprocessed, Step("cache_check", {"hit": False}))
+    await enqueue(session, analyze_scan, scan_id=str(scan.id), key=f"scan:{scan.id}")
+    return Intake(scan, created=True)
+
+
+def _fingerprint(upload_id: uuid.UUID | None, image: bytes | None, question: str | None) -> str:
+    h = hashlib.sha256()
+    h.update(str(upload_id).encode())
+    h.update(hashlib.sha256(image).digest() if image is not None else b"-")
+    h.update((question or "").encode())
+    return h.hexdigest()
+
+
+def _same_request(existing: Scan, fingerprint: str) -> Scan:
+    if existing.request_hash != fingerprint:
+        raise Unprocessable(
+            "This Idempotency-Key was already used with a different request.", code="idempotency-key-reused"
+        )
+    return existing
+
+
+async def _confirmed_verdict(session: AsyncSession, scan: Scan, prepared: PreparedImage) -> Verdict | None:
+    """What a user confirmed about a near-identical photo (theirs, or shared), if anyone did."""
+    for candidate in await repository.confirmed_candidates(
+        session, hash_bands(prepared.phash), user_id=scan.user_id
+    ):
+        if hamming(candidate.image_hash, prepared.phash) <= NEAR_DUPLICATE_BITS:
+            return Verdict(
+                major=candidate.major,
+                middle=candidate.middle,
+                item_id=candidate.item_id,
+                tags=list(candidate.tags),
+                confidence=1.0,
+                model="confirmed-cache",
+            )
+    return None
+
+
+async def get_scan(session: AsyncSession, user_id: uuid.UUID, scan_id: uuid.UUID) -> ScanView:
+    scan = await repository.get_user_scan(session, user_id, scan_id)
+    if scan is None:
+        raise NotFound("No such scan.", code="scan-not-found")
+    feedback = await repository.get_feedback(session, scan.id)
+    return to_view(scan, feedback)
+
+
+def to_view(scan: Scan, feedback: Feedback | None = None) -> ScanView:
+    error = ScanError(code=scan.error_code, message=scan.error_message or "") if scan.error_code else None
+    return ScanView(
+        id=scan.id,
+        status=scan.status,
+        stage=scan.stage,
+        progress=scan.progress,
+        question=scan.question,
+        created_at=scan.created_at,
+        completed_at=scan.completed_at,
+        cache_hit=scan.cache_hit,
+        result=scan.result,
+        error=error,
+        feedback=feedback_view(feedback) if feedback else None,
+    )
+
+
+# --- server-sent events -----------------------------------------------------------------------
+
+# Streams wake on notifications; they re-read the database anyway after this long, in case one was lost.
+SSE_DB_FALLBACK_S = 1.0
+SSE_HEARTBEAT_S = 15.0
+SSE_MAX_S = 300.0
+
+
+@dataclass(frozen=True)
+class StreamItem:
+    seq: int | None  # None: a heartbeat
+    type: str
+    data: dict[str, Any]
+
+
+async def ensure_owner(backends: Backends, user_id: uuid.UUID, scan_id: uuid.UUID) -> None:
+    async with backends.db.session() as session:
+        if await repository.get_user_scan(session, user_id, scan_id) is None:
+            raise NotFound("No such scan.", code="scan-not-found")
+
+
+async def stream_events(backends: Backends, scan_id: uuid.UUID, *, after: int) -> AsyncIterator[StreamItem]:
+    """Replay events after ``after``, then follow new ones until the scan ends (or a time cap)."""
+    last = after
+    started = last_sent = time.monotonic()
+    async with backends.cache.listen(progress.channel(scan_id)) as changed:
+        while time.monotonic() - started < SSE_MAX_S:
+            changed.clear()  # before reading, so a notification during the read is not lost
+            async with backends.db.session() as session:
+                fresh = await repository.events_after(session, scan_id, last)
+            for event in fresh:
+                last = event.seq
+                last_sent = time.monotonic()
+                yield StreamItem(event.seq, event.type, event.data)
+                if event.type in progress.TERMINAL:
+                    return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), SSE_DB_FALLBACK_S)
+            if time.monotonic() - last_sent > SSE_HEARTBEAT_S:
+                last_sent = time.monotonic()
+                yield StreamItem(None, "heartbeat", {})
