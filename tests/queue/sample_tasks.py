@@ -12,7 +12,7 @@ import signal
 from sqlalchemy import text
 
 from ecoeco.db.engine import Database
-from ecoeco.queue import PermanentError, TaskContext, task
+from ecoeco.queue import PermanentError, RetryLater, TaskContext, task
 from ecoeco.runtime import Backends
 
 EFFECTS_DDL = "CREATE TABLE IF NOT EXISTS queue_test_effects (key VARCHAR(200) NOT NULL, task_id VARCHAR(36))"
@@ -62,6 +62,12 @@ async def broken(ctx: TaskContext[Backends], *, ref: str) -> None:
     if await ctx.backends.cache.get(f"fixed:{ref}") is None:
         raise ValueError(f"cannot process {ref}")
     await _record(ctx, ref)
+
+
+@task("batch.testing.rate_limited", max_retries=1, retry_backoff_s=1)
+async def rate_limited(ctx: TaskContext[Backends], *, ref: str, after_s: float) -> None:
+    """Fails like a rate-limited API that names its Retry-After."""
+    raise RetryLater(f"{ref}: rate limited", after_s=after_s)
 
 
 @task("batch.testing.reject", on_dead_letter=_mark_dead)

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from ecoeco.app import create_app
 from ecoeco.embedded import run_queue
 from ecoeco.queue import enqueue
+from ecoeco.queue.execution import MAX_BACKOFF_S, Outcome, execute
 from ecoeco.queue.models import OutboxRow, TaskRun
 from ecoeco.runtime import Backends
 from ecoeco.settings import Settings
@@ -69,6 +70,18 @@ async def test_transient_failures_are_retried(backends: Backends, workers: Worke
     assert await t.effects(backends.db, r) == 1
     # Failed attempts roll back their effects; only the successful third attempt's record stays.
     assert [await t.effects(backends.db, f"attempt:{r}:{n}") for n in (1, 2, 3)] == [0, 0, 1]
+
+
+async def test_a_failure_that_says_when_to_retry_waits_at_least_that_long(backends: Backends) -> None:
+    async def first_try(after_s: float) -> Outcome:
+        kwargs = {"ref": ref(), "after_s": after_s}
+        return await execute(t.rate_limited, backends, task_id=str(uuid.uuid4()), kwargs=kwargs, attempt=1)
+
+    # The task's own backoff before its first retry is 1 s (base 1 s).
+    slow = await first_try(30)
+    assert (slow.kind, slow.countdown) == ("retry", 30)
+    assert (await first_try(0.2)).countdown == 1  # never sooner than the backoff
+    assert (await first_try(10_000)).countdown == MAX_BACKOFF_S  # nor later than its ceiling
 
 
 async def test_bad_arguments_are_refused_at_enqueue(backends: Backends) -> None:

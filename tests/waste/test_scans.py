@@ -13,11 +13,13 @@ from fastapi import FastAPI
 from sqlalchemy import func, select, update
 
 from ecoeco.core.clock import Clock, utcnow
+from ecoeco.queue import RetryLater, TaskContext
 from ecoeco.queue.models import TaskRun
 from ecoeco.runtime import Backends
 from ecoeco.storage import ObjectNotFound
+from ecoeco.vision import VisionRetryableError
 from ecoeco.waste.models import Scan, ScanEvent
-from ecoeco.waste.tasks import fail_stale_scans
+from ecoeco.waste.tasks import analyze_scan, fail_stale_scans
 from tests.support.auth import SignedIn
 from tests.support.fixtures_openai import FakeOpenAI
 from tests.support.fixtures_queue import Workers
@@ -445,6 +447,21 @@ async def test_the_local_model_answers_a_real_photo(
     assert answer["major"] == "non_combustible"
     assert answer["disposed_as"] == "mug"  # ceramics: the non-combustible sack, not recycling
     assert answer["steps"]
+
+
+async def test_a_rate_limited_model_is_retried_when_its_server_says(
+    client: httpx.AsyncClient, fake_openai: FakeOpenAI, alice: SignedIn, app: FastAPI
+) -> None:
+    # No workers run: the test plays the worker's part once.
+    fake_openai.fail(
+        429, headers={"retry-after": "30"}, error_type="requests", error_code="rate_limit_exceeded"
+    )
+    scan_id = (await post_photo(client, alice)).json()["scan_id"]
+    ctx = TaskContext(backends=app.state.backends, task_id="t", name=analyze_scan.name, attempt=1)
+    with pytest.raises(RetryLater) as info:
+        await analyze_scan.fn(ctx, scan_id=scan_id)
+    assert info.value.after_s == 30
+    assert isinstance(info.value.__cause__, VisionRetryableError)
 
 
 async def test_a_scan_whose_job_vanished_is_failed_by_the_hourly_sweep(

@@ -20,7 +20,8 @@ Declaring a task (in a domain's ``tasks.py``, found automatically)::
   business id.
 * An exception → retry after exponential backoff with jitter (``retry_backoff_s`` base, 2 s default), up
   to ``max_retries``; then the task is dead-lettered (``q.dlq`` / ``queue_dead_letters``) with the reason
-  and error, and ``on_dead_letter(ctx, exc)`` runs once. ``raise PermanentError(...)`` skips the retries.
+  and error, and ``on_dead_letter(ctx, exc)`` runs once. ``raise PermanentError(...)`` skips the retries;
+  ``raise RetryLater(..., after_s=…)`` makes the next attempt wait at least that long.
   Running past the queue's soft time limit cancels the task (a ``time-limit`` failure).
 
 Enqueueing, inside the request's transaction (``SessionDep``)::
@@ -40,6 +41,6 @@ and ``await workers.drain()`` waits until every queued task has finished.
 """
 
 from ecoeco.queue.outbox import enqueue
-from ecoeco.queue.registry import PermanentError, Task, TaskContext, task
+from ecoeco.queue.registry import PermanentError, RetryLater, Task, TaskContext, task
 
-__all__ = ["PermanentError", "Task", "TaskContext", "enqueue", "task"]
+__all__ = ["PermanentError", "RetryLater", "Task", "TaskContext", "enqueue", "task"]

@@ -8,6 +8,7 @@ seconds; ``dead`` → move to the dead-letter queue with ``reason`` and ``error`
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 import time
 from collections.abc import Mapping
@@ -20,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ecoeco.db.sql import insert_ignore
 from ecoeco.queue import metrics
 from ecoeco.queue.models import TaskRun
-from ecoeco.queue.registry import PermanentError, Task, TaskContext
+from ecoeco.queue.registry import PermanentError, RetryLater, Task, TaskContext
 from ecoeco.queue.taskqueue import QueueBackends
 
 log = structlog.get_logger(__name__)
@@ -110,6 +111,8 @@ async def execute(
         metrics.TASK_FAILURES.labels(task.name, reason).inc()
         if attempt <= task.max_retries:
             countdown = backoff_s(task, attempt)
+            if isinstance(exc, RetryLater):
+                countdown = max(countdown, min(int(MAX_BACKOFF_S), math.ceil(exc.after_s)))
             log.warning(
                 "task_retry",
                 task=task.name,

@@ -21,6 +21,15 @@ class PermanentError(Exception):
     """Raised by a task when retrying cannot help (bad input): dead-letter at once."""
 
 
+class RetryLater(Exception):
+    """Raised by a task whose failure says when to try again (a rate-limited API's ``Retry-After``):
+    the retry waits at least ``after_s`` seconds, capped at the longest backoff."""
+
+    def __init__(self, message: str, *, after_s: float) -> None:
+        super().__init__(message)
+        self.after_s = after_s
+
+
 class _HasDatabase(Protocol):
     @property
     def db(self) -> Database: ...

@@ -147,19 +147,18 @@ def unsure(
 
 
 class VisionError(Exception):
-    """A classifier could not answer. ``retryable`` tells the pipeline whether to try again later."""
+    """A classifier could not answer; the subclass says whether trying again later can help."""
 
-    retryable = False
+
+class VisionRetryableError(VisionError):
+    """Rate limits, timeouts, server errors, unreachable endpoint: worth retrying with backoff.
+
+    ``retry_after`` is the server's own word on when (its ``Retry-After``), if it gave one.
+    """
 
     def __init__(self, message: str, *, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
-
-
-class VisionRetryableError(VisionError):
-    """Rate limits, timeouts, server errors, unreachable endpoint: worth retrying with backoff."""
-
-    retryable = True
 
 
 class VisionPermanentError(VisionError):

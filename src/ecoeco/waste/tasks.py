@@ -10,11 +10,11 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ecoeco.core.clock import utcnow
-from ecoeco.queue import PermanentError, TaskContext, task
+from ecoeco.queue import PermanentError, RetryLater, TaskContext, task
 from ecoeco.queue.jobs import stats_provider
 from ecoeco.runtime import Backends
 from ecoeco.storage import ObjectNotFound
-from ecoeco.vision.base import VisionPermanentError
+from ecoeco.vision.base import VisionPermanentError, VisionRetryableError
 from ecoeco.waste import pipeline, repository
 
 log = structlog.get_logger(__name__)
@@ -31,6 +31,10 @@ async def analyze_scan(ctx: TaskContext[Backends], *, scan_id: str) -> None:
     except (VisionPermanentError, ObjectNotFound) as exc:
         # Retrying cannot bring back a missing image or fix a refused request.
         raise PermanentError(str(exc)) from exc
+    except VisionRetryableError as exc:
+        if exc.retry_after is None:
+            raise
+        raise RetryLater(str(exc), after_s=exc.retry_after) from exc  # the model's server said when
 
 
 @task("batch.waste.delete_images", max_retries=5)
