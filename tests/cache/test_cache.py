@@ -39,6 +39,26 @@ async def test_pop_is_single_use(cache: Cache) -> None:
     assert results.count(b"x") == 1
 
 
+async def test_compare_and_set_changes_only_the_expected_value(cache: Cache) -> None:
+    assert not await cache.compare_and_set("lease", "mine", "mine", ttl=30)  # nothing there to renew
+    await cache.set("lease", "theirs", ttl=30)
+    assert not await cache.compare_and_set("lease", "mine", "mine", ttl=30)
+    assert not await cache.compare_and_set("lease", "mine", None)
+    assert await cache.get("lease") == b"theirs"
+    assert await cache.compare_and_set("lease", "theirs", "theirs-renewed", ttl=30)
+    assert await cache.get("lease") == b"theirs-renewed"
+    assert await cache.compare_and_set("lease", "theirs-renewed", None)
+    assert await cache.get("lease") is None
+
+
+async def test_compare_and_set_is_atomic_under_concurrency(cache: Cache) -> None:
+    await cache.set("lease", "0", ttl=30)
+    results = await asyncio.gather(
+        *(cache.compare_and_set("lease", "0", str(i), ttl=30) for i in range(1, 20))
+    )
+    assert results.count(True) == 1
+
+
 async def test_ttl_expires(cache: Cache, clock: Clock) -> None:
     await cache.set("short", "v", ttl=0.05)
     clock.advance(1)  # the in-process cache's time; Redis keeps its own, so there the expiry is awaited

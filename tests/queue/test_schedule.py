@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from ecoeco.core.clock import KST, utcnow
 from ecoeco.domains import load_tasks
 from ecoeco.queue import enqueue
-from ecoeco.queue.beat import SCHEDULES, Schedule, Scheduler
+from ecoeco.queue.beat import SCHEDULES, LeaderLock, Schedule, Scheduler
 from ecoeco.queue.deadletters import Filter, dead_letters
 from ecoeco.queue.jobs import LEDGER_RETENTION, stats_day
 from ecoeco.queue.models import DailyStat, OutboxRow, TaskRun
@@ -35,6 +35,20 @@ def test_slots_are_in_korean_time() -> None:
         ("sched.images.cleanup", 3, 0),
         ("sched.waste.stale_scans", None, 0),
     }
+
+
+async def test_the_leader_lock_is_renewed_and_released_only_by_its_holder(backends: Backends) -> None:
+    first, second = LeaderLock(backends.cache, 30), LeaderLock(backends.cache, 30)
+    assert await first.acquire()
+    assert await first.acquire()  # renewal of its own lease
+    assert not await second.acquire()
+    await second.release()  # not the holder: changes nothing
+    assert not await second.acquire()
+    await first.release()
+    assert await second.acquire()
+    assert not await first.acquire()  # its lease is gone: it cannot take the new holder's
+    await first.release()
+    assert await second.acquire()
 
 
 async def test_only_one_scheduler_leads_and_a_slot_runs_once(backends: Backends, workers: Workers) -> None:

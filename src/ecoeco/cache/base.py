@@ -60,6 +60,13 @@ class Cache(ABC):
         """Atomically read and delete (single-use values such as OAuth state)."""
 
     @abstractmethod
+    async def compare_and_set(
+        self, key: str, expected: bytes | str, value: bytes | str | None, *, ttl: float | None = None
+    ) -> bool:
+        """Atomically: if ``key`` holds ``expected``, store ``value`` (or delete the key when None) and
+        return True; otherwise change nothing (leases: renew or release only one's own)."""
+
+    @abstractmethod
     async def delete(self, *keys: str) -> int: ...
 
     @abstractmethod
@@ -119,8 +126,7 @@ class MemoryCache(Cache):
     ) -> bool:
         if only_if_absent and self._live(key) is not None:
             return False
-        data = value.encode() if isinstance(value, str) else value
-        self._data[key] = (data, clock.monotonic() + ttl if ttl else None)
+        self._data[key] = (_bytes(value), clock.monotonic() + ttl if ttl else None)
         return True
 
     async def pop(self, key: str) -> bytes | None:
@@ -129,6 +135,19 @@ class MemoryCache(Cache):
             return None
         del self._data[key]
         return item[0]
+
+    async def compare_and_set(
+        self, key: str, expected: bytes | str, value: bytes | str | None, *, ttl: float | None = None
+    ) -> bool:
+        async with self._lock:
+            item = self._live(key)
+            if item is None or item[0] != _bytes(expected):
+                return False
+            if value is None:
+                del self._data[key]
+            else:
+                self._data[key] = (_bytes(value), clock.monotonic() + ttl if ttl else None)
+            return True
 
     async def delete(self, *keys: str) -> int:
         return sum(self._data.pop(k, None) is not None for k in keys)
@@ -176,6 +195,18 @@ local v = redis.call('INCR', KEYS[1])
 if v == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return {v, redis.call('PTTL', KEYS[1])}
 """
+    # ARGV: expected, "set" | "del", value, TTL in ms (0: none).
+    _COMPARE_AND_SET = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if ARGV[2] == 'del' then
+  redis.call('DEL', KEYS[1])
+elseif tonumber(ARGV[4]) > 0 then
+  redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[4])
+else
+  redis.call('SET', KEYS[1], ARGV[3])
+end
+return 1
+"""
 
     def __init__(self, url: str, *, prefix: str = "") -> None:
         self.prefix = prefix
@@ -184,6 +215,7 @@ return {v, redis.call('PTTL', KEYS[1])}
             url, socket_connect_timeout=2, socket_timeout=2, health_check_interval=30
         )
         self._incr = self.client.register_script(self._INCR)
+        self._compare_and_set = self.client.register_script(self._COMPARE_AND_SET)
         self._waiters = _LocalWaiters()
         # One pattern subscription per process fans notifications out to local waiters, instead of
         # one Redis connection per listener (an SSE stream each).
@@ -203,6 +235,13 @@ return {v, redis.call('PTTL', KEYS[1])}
 
     async def pop(self, key: str) -> bytes | None:
         return cast(bytes | None, await self.client.getdel(self._k(key)))
+
+    async def compare_and_set(
+        self, key: str, expected: bytes | str, value: bytes | str | None, *, ttl: float | None = None
+    ) -> bool:
+        mode, px = ("del", 0) if value is None else ("set", int(ttl * 1000) if ttl else 0)
+        args = [expected, mode, value if value is not None else b"", px]
+        return bool(await self._compare_and_set(keys=[self._k(key)], args=args))
 
     async def delete(self, *keys: str) -> int:
         if not keys:
@@ -252,6 +291,10 @@ return {v, redis.call('PTTL', KEYS[1])}
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reader
         await self.client.aclose()
+
+
+def _bytes(value: bytes | str) -> bytes:
+    return value.encode() if isinstance(value, str) else value
 
 
 def create_cache(redis_url: str | None, *, prefix: str = "") -> Cache:

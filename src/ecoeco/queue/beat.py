@@ -2,8 +2,8 @@
 
 Instead of Celery Beat's local schedule file we run a small scheduler shared by both modes:
 
-* a leader lock in the cache (Redis when distributed) so a second instance does nothing while the first
-  lives, and takes over within the lock's TTL when it dies;
+* a leader lock in the cache (Redis when distributed), renewed atomically, so a second instance does
+  nothing while the first lives, and takes over within the lock's TTL when it dies;
 * each due run is enqueued through the outbox with the key ``sched:<name>:<slot>``, so even two leaders
   (e.g. a lock lost to a long GC pause) or a restart inside the slot cannot enqueue a run twice, and a
   run missed while no scheduler was up is caught up within ``catch_up``;
@@ -65,8 +65,8 @@ SCHEDULES: tuple[Schedule, ...] = (
 
 
 class LeaderLock:
-    """A lease in the cache. Renewal is check-then-set, not atomic; the outbox keys make the rare
-    overlap harmless."""
+    """A lease in the cache, taken only when free and renewed or released only by its holder, each
+    atomically (compare-and-set): an instance whose lease ran out cannot take it back from the new one."""
 
     def __init__(self, cache: Cache, ttl_s: float) -> None:
         self.cache = cache
@@ -76,14 +76,10 @@ class LeaderLock:
     async def acquire(self) -> bool:
         if await self.cache.set(LOCK_KEY, self.token, ttl=self.ttl_s, only_if_absent=True):
             return True
-        if await self.cache.get(LOCK_KEY) == self.token.encode():
-            await self.cache.set(LOCK_KEY, self.token, ttl=self.ttl_s)
-            return True
-        return False
+        return await self.cache.compare_and_set(LOCK_KEY, self.token, self.token, ttl=self.ttl_s)
 
     async def release(self) -> None:
-        if await self.cache.get(LOCK_KEY) == self.token.encode():
-            await self.cache.delete(LOCK_KEY)
+        await self.cache.compare_and_set(LOCK_KEY, self.token, None)
 
 
 class Scheduler:
