@@ -1,4 +1,4 @@
-"""Photo scans end to end (issue 5): the framework's own cost, with a zero-latency stub model.
+"""Photo scans end to end: the framework's own cost, with a zero-latency stub model.
 
 * **distributed**: ``ecoeco serve`` (uvicorn, 127.0.0.1) + ``ecoeco worker --queue q.ai`` as real processes on
   PostgreSQL, Redis, RabbitMQ and S3 (a ``moto_server`` subprocess); a database, vhost, Redis prefix and
@@ -9,8 +9,9 @@
   the classifier factory, then the real ``ecoeco`` command runs).
 * Load: ``PHONES`` concurrent phones (httpx, one account each), each POSTing a distinct 64x64 noise JPEG
   (no cache hits) and then either polling ``GET /scans/{id}`` every 10 ms or reading the SSE stream until
-  ``done`` (the stream wakes on a cache counter it checks every 100 ms, so it adds up to ~100 ms); and one
-  phone alone, for the latency of a scan that does not queue behind others.
+  ``done`` (the stream wakes on the cache's change notification, Redis pub/sub when distributed, and
+  re-reads the database once a second should one be lost); and one phone alone, for the latency of a scan
+  that does not queue behind others.
 * CPU time per scan of each process (from /proc): API, worker, moto_server, this run's PostgreSQL backends,
   the RabbitMQ and Redis servers, the load generator, and the rest of the machine (other tenants).
 * The cache-hit path: a photo confirmed by feedback, then sent again: intake answers ``done`` in the POST.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One-shot rebuild of the production cluster, as in the original design:
+# One-shot rebuild of the production cluster:
 #   terraform destroy → terraform apply → wait for SSH → ansible-playbook site.yml → ecoeco verify.
 # DESTROYS EVERYTHING FIRST (nodes, volumes, data). Needs: terraform, ansible (deploy/tools), kubectl, uv,
 # AWS credentials, deploy/terraform/backend.hcl and terraform.tfvars, the ansible-vault file and its password.

@@ -42,7 +42,7 @@ def test_secrets_never_appear_in_repr_or_dump() -> None:
 
 def test_env_prefix_and_lists(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ECOECO_REDIS_URL", "redis://example:6379/0")
-    monkeypatch.setenv("ECOECO_CORS_ORIGINS", "https://a.example, https://b.example")
+    monkeypatch.setenv("ECOECO_READY_OPTIONAL", "broker, cache")
     s = Settings(_env_file=None)
     assert s.redis_url == "redis://example:6379/0"
-    assert s.cors_origins == ["https://a.example", "https://b.example"]
+    assert s.ready_optional == ["broker", "cache"]

@@ -50,7 +50,6 @@ class Settings(BaseSettings):
 
     # Request limits.
     max_body_bytes: int = 25 * 1024 * 1024
-    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # Dependencies whose outage leaves /readyz at 200 ("degraded"), e.g. `broker` for the sync APIs:
     # their writes wait in the outbox, so taking them out of the load balancer would only hurt.
     ready_optional: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -134,7 +133,7 @@ class Settings(BaseSettings):
     @classmethod
     def _split_lists(cls, data: object) -> object:
         if isinstance(data, dict):
-            for name in ("cors_origins", "ready_optional"):
+            for name in ("ready_optional",):
                 value = data.get(name)
                 if isinstance(value, str):
                     data[name] = [v.strip() for v in value.split(",") if v.strip()]

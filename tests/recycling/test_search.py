@@ -11,7 +11,7 @@ from ecoeco.recycling.search import MAX_QUERY_LENGTH, normalize, parse_query, st
 @pytest.mark.parametrize(
     ("query", "expected"),
     [
-        # The brief's examples: PET bottles by their everyday names and in English.
+        # PET bottles by their everyday names and in English.
         ("페트병", "water_bottle_pet"),
         ("생수병", "water_bottle_pet"),
         ("PET", "water_bottle_pet"),

@@ -1,4 +1,4 @@
-"""``ecoeco verify``: the deployment checklist of the original design, tier by tier, as one command.
+"""``ecoeco verify``: the production deployment checklist (deploy/README.md), tier by tier, as one command.
 
 Reads the cluster through the official Kubernetes client (kubeconfig), RabbitMQ through its management
 API (``kubectl -n messaging port-forward svc/rabbitmq 15672``; credentials come from the cluster's Secret),

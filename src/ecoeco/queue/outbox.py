@@ -1,6 +1,6 @@
 """Transactional outbox: ``enqueue`` writes the task into the caller's transaction.
 
-After the transaction commits, the process' :class:`~ecoeco.queue.runtime.TaskQueue` is told the new
+After the transaction commits, the process' :class:`~ecoeco.queue.taskqueue.TaskQueue` is told the new
 row ids (publish now / wake the embedded executor); a rollback drops the rows with everything else. If
 publishing fails (broker down, queue full), the rows stay and :func:`relay_pending` publishes them later.
 """

@@ -1,6 +1,7 @@
-"""The RabbitMQ topology as code (BRIEF §6) and the command that declares or verifies it.
+"""The RabbitMQ topology as code (the queues, bindings and limits README.md's "Background tasks" lists)
+and the command that declares or verifies it.
 
-Choices that the brief leaves open:
+Choices behind it:
 
 * Work queues overflow with ``reject-publish``, not ``drop-head``: with publisher confirms a full queue
   nacks the publish, the outbox row stays unpublished and the relay tries again later, so an accepted task
