@@ -42,7 +42,8 @@ class RequestContextMiddleware:
 
         declared = headers.get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_body_bytes):
-            # Refuse before reading a byte of an oversized upload.
+            # Refuse before the app runs. Starlette's own limit (max_body_size) refuses only when the body
+            # is read: an endpoint that never reads it runs first and its answer becomes a plain-text 413.
             response = problem_response(
                 None,
                 413,
