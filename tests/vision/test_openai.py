@@ -16,17 +16,18 @@ from ecoeco.vision.base import (
     UnsureReason,
     VisionPermanentError,
     VisionRetryableError,
-    fixed_taxonomy,
 )
 from ecoeco.vision.images import ImageLimits, PreparedImage
 from ecoeco.vision.openai_api import MAX_QUESTION_CHARS, OpenAIClassifier
+from ecoeco.waste.rules import taxonomy
 from tests.support.fixtures_openai import API_KEY, LOW_DETAIL_IMAGE_TOKENS, FakeOpenAI
 from tests.support.sample_images import encode, photo
 
 LIMITS = ImageLimits(max_bytes=20 * 1024 * 1024, max_pixels=50_000_000)
 TAXONOMY = Taxonomy(
-    majors={**fixed_taxonomy().majors},
-    middles={**fixed_taxonomy().middles, "clear_pet": Middle("투명 페트병", "recyclable")},
+    majors=taxonomy().majors,
+    middles={**taxonomy().middles, "clear_pet": Middle("투명 페트병", "recyclable")},
+    needs_middle=taxonomy().needs_middle,
     items={"pet_bottle": "페트병", "coffee_cup_paper": "종이컵"},
     tags={"label_attached": "라벨 부착", "cap_on": "뚜껑 있음", "contents_left": "내용물 남음"},
 )

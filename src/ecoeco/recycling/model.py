@@ -14,6 +14,9 @@ from pydantic import BaseModel, ConfigDict, StringConstraints, field_validator
 from ecoeco.core.language import Lang
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
+
+# The one stream sorted by kind: each of its middles is a bin of its own, so the major alone says nothing.
+RECYCLABLE = "recyclable"
 NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 
 HANGUL = re.compile(r"[\uac00-\ud7a3]")

@@ -1,7 +1,7 @@
 """The vision port: what a classifier takes (an image and the taxonomy) and what it returns.
 
-The taxonomy is an input, not an import: the waste pipeline builds it from the knowledge base, so this
-package never depends on ``ecoeco.recycling`` and its tests need no knowledge base.
+The taxonomy is an input, not an import: the waste pipeline builds it from the knowledge base (the one
+home of the category ids), so this package never depends on ``ecoeco.recycling``.
 """
 
 from __future__ import annotations
@@ -13,24 +13,6 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from ecoeco.vision.images import ImageLimits, PreparedImage
-
-# Ids fixed by the product (the knowledge base uses the same ones).
-MAJORS = ("recyclable", "general", "non_combustible", "food", "construction", "bulky", "hazardous")
-RECYCLABLE = "recyclable"
-RECYCLABLE_MIDDLES = (
-    "paper",
-    "paper_pack",
-    "clear_pet",
-    "plastic",
-    "vinyl",
-    "styrofoam",
-    "glass_bottle",
-    "metal",
-    "clothing",
-    "battery",
-    "lamp",
-    "electronics",
-)
 
 
 @dataclass(frozen=True)
@@ -47,6 +29,8 @@ class Taxonomy:
     middles: Mapping[str, Middle]
     items: Mapping[str, str] = field(default_factory=dict)
     tags: Mapping[str, str] = field(default_factory=dict)
+    # Majors that say nothing on their own: each of their middles is a bin of its own (recyclables).
+    needs_middle: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         strays = {m for m, middle in self.middles.items() if middle.major not in self.majors}
@@ -57,24 +41,14 @@ class Taxonomy:
         """Whether the pair names a known major and, if given, one of its own middles.
 
         A major alone fits even when it has middles: the knowledge base then narrows it down by the
-        item hint (a ceramic mug is "non-combustible", whichever of its middles the rule sits in).
-        Recyclables are the exception: each kind has its own bin, so "recyclable" alone says nothing.
+        item hint (a ceramic mug is "non-combustible", whichever of its middles the rule sits in), unless
+        it is one of ``needs_middle``.
         """
         if major not in self.majors:
             return False
         if middle is None:
-            return major != RECYCLABLE
+            return major not in self.needs_middle
         return middle in self.middles and self.middles[middle].major == major
-
-
-def fixed_taxonomy(*, tags: Mapping[str, str] | None = None) -> Taxonomy:
-    """The fixed category ids, each named by itself (for tools and tests; the pipeline passes the real
-    taxonomy, with names and items, built from the knowledge base)."""
-    return Taxonomy(
-        majors={m: m for m in MAJORS},
-        middles={m: Middle(m, RECYCLABLE) for m in RECYCLABLE_MIDDLES},
-        tags=dict(tags or {}),
-    )
 
 
 class UnsureReason(StrEnum):

@@ -42,9 +42,6 @@ from PIL import Image
 
 from ecoeco.vision import efficientnet
 from ecoeco.vision.base import (
-    MAJORS,
-    RECYCLABLE,
-    RECYCLABLE_MIDDLES,
     Classification,
     Taxonomy,
     UnsureReason,
@@ -66,15 +63,17 @@ Probabilities = npt.NDArray[np.float32]
 
 @dataclass(frozen=True)
 class MappedClass:
+    """An ImageNet class as one of our categories: a middle (its major comes from the taxonomy) or a major."""
+
     imagenet: str
-    major: str
+    major: str | None
     middle: str | None
     item: str
     tags: tuple[str, ...] = ()
 
 
 class LabelMapError(ValueError):
-    """The ImageNet mapping file names an id that is not part of the fixed taxonomy."""
+    """The ImageNet mapping file is malformed (its ids are checked against the taxonomy in use)."""
 
 
 def parse_label_map(text: str) -> dict[int, MappedClass]:
@@ -83,18 +82,12 @@ def parse_label_map(text: str) -> dict[int, MappedClass]:
     for index, entry in doc["classes"].items():
         if not (isinstance(index, int) and 0 <= index < efficientnet.NUM_CLASSES):
             raise LabelMapError(f"{index!r} is not an ImageNet-1k class index")
-        middle = entry.get("middle")
-        major = RECYCLABLE if middle is not None else entry.get("major")
         if ("middle" in entry) == ("major" in entry):
             raise LabelMapError(f"class {index}: give exactly one of `middle` or `major`")
-        if middle is not None and middle not in RECYCLABLE_MIDDLES:
-            raise LabelMapError(f"class {index}: {middle!r} is not a recyclable middle category")
-        if major not in MAJORS or (middle is None and major == RECYCLABLE):
-            raise LabelMapError(f"class {index}: {major!r} is not a non-recyclable major category")
         mapped[index] = MappedClass(
             imagenet=str(entry["imagenet"]),
-            major=major,
-            middle=middle,
+            major=entry.get("major"),
+            middle=entry.get("middle"),
             item=str(entry["item"]),
             tags=tuple(entry.get("tags", ())),
         )
@@ -117,9 +110,11 @@ def decide(
     mass: defaultdict[tuple[str, str | None], float] = defaultdict(float)
     best: dict[tuple[str, str | None], int] = {}
     for index, entry in label_map.items():
-        key = (entry.major, entry.middle)
-        if not taxonomy.fits(*key):
+        middle = taxonomy.middles.get(entry.middle or "")
+        major = middle.major if middle else entry.major
+        if major is None or not taxonomy.fits(major, entry.middle):  # not a category of this taxonomy
             continue
+        key = (major, entry.middle)
         mass[key] += float(probs[index])
         if key not in best or probs[index] > probs[best[key]]:
             best[key] = index

@@ -15,7 +15,7 @@ from ecoeco.core.clock import utcnow
 from ecoeco.core.language import Lang
 from ecoeco.recycling.answer import compose_answer
 from ecoeco.recycling.knowledge import KnowledgeBase, get_knowledge_base
-from ecoeco.recycling.model import Item, Middle
+from ecoeco.recycling.model import RECYCLABLE, Item, Middle
 from ecoeco.vision import Middle as TaxonomyMiddle
 from ecoeco.vision import Taxonomy
 from ecoeco.waste.progress import Step
@@ -54,6 +54,7 @@ def taxonomy() -> Taxonomy:
         middles={m.id: TaxonomyMiddle(name=m.name_en, major=m.major) for m in kb.middles.values()},
         items={i.id: i.name_en for i in kb.items.values()},
         tags={t.id: t.name_en for t in kb.tags.values()},
+        needs_middle=frozenset({RECYCLABLE}),
     )
 
 
