@@ -3,7 +3,14 @@ from __future__ import annotations
 import pytest
 
 from ecoeco.core.errors import ProblemError
-from ecoeco.core.pagination import decode_cursor, encode_cursor
+from ecoeco.core.pagination import (
+    InvalidCursor,
+    decode_cursor,
+    encode_cursor,
+    keyset_page,
+    query_tag,
+    read_keyset,
+)
 
 
 def test_cursor_round_trip() -> None:
@@ -20,3 +27,20 @@ def test_bad_cursor_is_a_client_error(bad: str) -> None:
         decode_cursor(bad, keys=("id",))
     assert err.value.status == 400
     assert err.value.code == "invalid-cursor"
+
+
+def test_keyset_page_hands_out_a_cursor_only_when_more_rows_exist() -> None:
+    rows = [{"id": i} for i in range(1, 6)]
+    page, cursor = keyset_page(rows[:4], 3, lambda r: {"id": r["id"]})  # fetched one to spare
+    assert page == rows[:3]
+    assert read_keyset(cursor, ("id",)) == {"id": 3}
+    assert keyset_page(rows[3:5], 3, lambda r: {"id": r["id"]}) == (rows[3:5], None)
+
+
+def test_keyset_cursor_of_another_query_is_refused() -> None:
+    tag = query_tag(37.5, 127.0, "battery")
+    _, cursor = keyset_page([1, 2], 1, lambda r: {"id": r}, tag=tag)
+    assert read_keyset(cursor, ("id",), tag=tag) == {"id": 1}
+    with pytest.raises(InvalidCursor) as err:
+        read_keyset(cursor, ("id",), tag=query_tag(37.5, 127.0, "lamp"))
+    assert (err.value.status, err.value.code) == (400, "invalid-cursor")

@@ -1,15 +1,20 @@
-"""Opaque cursor pagination shared by every list endpoint.
+"""Cursor pagination shared by every list endpoint: the page shape, its query parameters, its cursors.
 
-A cursor encodes the sort key of the last item returned; clients treat it as an opaque string.
-Tampered or malformed cursors are a 400, never a 500.
+A cursor encodes where the previous page ended; clients treat it as an opaque string. Tampered or
+malformed cursors, and cursors of another query, are a 400, never a 500. Lists ordered by a key use
+keyset cursors (:func:`keyset_page` / :func:`read_keyset`): the next page starts after the last row's key,
+so rows added or removed meanwhile neither repeat nor vanish.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
-from typing import Any, Generic, TypeVar
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any, Generic, TypeVar
 
+from fastapi import Query
 from pydantic import BaseModel
 
 from ecoeco.core.errors import ProblemError
@@ -19,10 +24,20 @@ T = TypeVar("T")
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
 
+CursorQuery = Annotated[str | None, Query(max_length=512, description="Opaque cursor from `next_cursor`.")]
+LimitQuery = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page.")]
+
 
 class Page(BaseModel, Generic[T]):
     items: list[T]
     next_cursor: str | None = None
+
+
+class InvalidCursor(ProblemError):
+    code = "invalid-cursor"
+
+    def __init__(self, detail: str = "The cursor is not valid.", **kw: Any) -> None:
+        super().__init__(detail, **kw)
 
 
 def encode_cursor(values: dict[str, Any]) -> str:
@@ -37,7 +52,34 @@ def decode_cursor(cursor: str | None, *, keys: tuple[str, ...]) -> dict[str, Any
         padded = cursor + "=" * (-len(cursor) % 4)
         values = json.loads(base64.urlsafe_b64decode(padded.encode()))
     except (ValueError, UnicodeDecodeError) as exc:
-        raise ProblemError("The cursor is not valid.", code="invalid-cursor") from exc
+        raise InvalidCursor() from exc
     if not isinstance(values, dict) or set(values) != set(keys):
-        raise ProblemError("The cursor is not valid.", code="invalid-cursor")
+        raise InvalidCursor()
     return values
+
+
+def query_tag(*parts: object) -> str:
+    """Ties a cursor to the query that made it: reusing it with other filters is a 400, not nonsense."""
+    return hashlib.blake2s(repr(parts).encode(), digest_size=6).hexdigest()
+
+
+def read_keyset(
+    cursor: str | None, keys: tuple[str, ...], *, tag: str | None = None
+) -> dict[str, Any] | None:
+    """The key of the row the previous page ended with (None on the first page)."""
+    values = decode_cursor(cursor, keys=keys if tag is None else (*keys, "q"))
+    if values is None or tag is None:
+        return values
+    if values.pop("q") != tag:
+        raise InvalidCursor("The cursor belongs to a different query.")
+    return values
+
+
+def keyset_page(
+    rows: Sequence[T], limit: int, key: Callable[[T], dict[str, Any]], *, tag: str | None = None
+) -> tuple[list[T], str | None]:
+    """``rows`` fetched with one to spare: this page, and the cursor after its last row if there is more."""
+    page = list(rows[:limit])
+    if len(rows) <= limit:
+        return page, None
+    return page, encode_cursor(key(page[-1]) | ({} if tag is None else {"q": tag}))

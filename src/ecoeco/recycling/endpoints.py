@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from ecoeco.core.language import Lang, LangDep
-from ecoeco.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+from ecoeco.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, CursorQuery, LimitQuery, Page
 from ecoeco.recycling import service
 from ecoeco.recycling.knowledge import MAX_QUERY_LENGTH, KnowledgeBase, get_knowledge_base
 from ecoeco.recycling.schemas import CategoryTree, ItemGuide, ItemSummary, TagOut
@@ -39,8 +39,6 @@ def _knowledge_base() -> KnowledgeBase:
 
 
 KnowledgeDep = Annotated[KnowledgeBase, Depends(_knowledge_base)]
-Cursor = Annotated[str | None, Query(max_length=512, description="Opaque cursor from `next_cursor`.")]
-Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 
 
 def _cached(request: Request, kb: KnowledgeBase, lang: Lang, body: BaseModel) -> Response:
@@ -76,8 +74,8 @@ async def items(
         ),
     ] = None,
     category: Annotated[str | None, Query(max_length=64, description="A major or middle id.")] = None,
-    cursor: Cursor = None,
-    limit: Limit = DEFAULT_LIMIT,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
 ) -> Response:
     """Search items (best match first) or, without ``q``, browse them in catalogue order."""
     page = service.search_items(kb, q=q, category=category, cursor=cursor, limit=limit)
@@ -92,7 +90,11 @@ async def item(request: Request, item_id: str, kb: KnowledgeDep, lang: LangDep) 
 
 @router.get("/tags", response_model=Page[TagOut])
 async def tags(
-    request: Request, kb: KnowledgeDep, lang: LangDep, cursor: Cursor = None, limit: Limit = MAX_LIMIT
+    request: Request,
+    kb: KnowledgeDep,
+    lang: LangDep,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = MAX_LIMIT,
 ) -> Response:
     """Situation tags the classifier may report, each with the preparation it calls for."""
     return _cached(request, kb, lang, service.list_tags(kb, lang, cursor=cursor, limit=limit))

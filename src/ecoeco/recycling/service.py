@@ -8,7 +8,7 @@ from typing import TypeVar
 
 from ecoeco.core.errors import NotFound, ProblemError
 from ecoeco.core.language import Lang
-from ecoeco.core.pagination import Page, decode_cursor, encode_cursor
+from ecoeco.core.pagination import InvalidCursor, Page, decode_cursor, encode_cursor
 from ecoeco.recycling.answer import compose_answer
 from ecoeco.recycling.knowledge import KnowledgeBase
 from ecoeco.recycling.model import Item
@@ -154,9 +154,8 @@ def _paginate(kb: KnowledgeBase, rows: Sequence[T], *, cursor: str | None, limit
     if values is not None:
         offset = values["o"]
         if values["f"] != fingerprint or not isinstance(offset, int) or not 0 < offset < len(rows):
-            raise ProblemError(
-                "The cursor belongs to another query or an older data version; start again without it.",
-                code="invalid-cursor",
+            raise InvalidCursor(
+                "The cursor belongs to another query or an older data version; start again without it."
             )
         start = offset
     end = start + limit

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Response
 
 from ecoeco.auth.deps import CurrentUser
-from ecoeco.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+from ecoeco.core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
 from ecoeco.runtime.deps import BackendsDep, CacheDep, SessionDep, SettingsDep
 from ecoeco.users import service
 from ecoeco.users.schemas import UserOut, UserPatch
@@ -41,8 +39,8 @@ async def delete_me(
 async def my_scans(
     principal: CurrentUser,
     db: SessionDep,
-    cursor: Annotated[str | None, Query(max_length=500)] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
 ) -> Page[ScanSummary]:
     return await waste_history.history(db, principal.user_id, cursor=cursor, limit=limit)
 

@@ -9,8 +9,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ecoeco.core.clock import KST, utcnow
-from ecoeco.core.errors import ProblemError
-from ecoeco.core.pagination import Page, decode_cursor, encode_cursor
+from ecoeco.core.pagination import InvalidCursor, Page, keyset_page, read_keyset
 from ecoeco.db.base import as_utc
 from ecoeco.waste import repository
 from ecoeco.waste.models import Scan
@@ -20,20 +19,18 @@ from ecoeco.waste.schemas import CategoryCount, ScanStats, ScanSummary
 async def history(
     session: AsyncSession, user_id: uuid.UUID, *, cursor: str | None, limit: int
 ) -> Page[ScanSummary]:
-    position = decode_cursor(cursor, keys=("created_at", "id"))
+    position = read_keyset(cursor, ("created_at", "id"))
     after = None
     if position is not None:
         try:
             after = (datetime.fromisoformat(position["created_at"]), uuid.UUID(position["id"]))
         except (TypeError, ValueError) as exc:
-            raise ProblemError("The cursor is not valid.", code="invalid-cursor") from exc
+            raise InvalidCursor() from exc
     rows = await repository.list_user_scans(session, user_id, after=after, limit=limit + 1)
-    items = [_summary(s) for s in rows[:limit]]
-    next_cursor = None
-    if len(rows) > limit:
-        last = rows[limit - 1]
-        next_cursor = encode_cursor({"created_at": last.created_at.isoformat(), "id": str(last.id)})
-    return Page[ScanSummary](items=items, next_cursor=next_cursor)
+    scans, next_cursor = keyset_page(
+        rows, limit, lambda s: {"created_at": s.created_at.isoformat(), "id": str(s.id)}
+    )
+    return Page[ScanSummary](items=[_summary(s) for s in scans], next_cursor=next_cursor)
 
 
 def _summary(scan: Scan) -> ScanSummary:
