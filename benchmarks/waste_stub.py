@@ -54,14 +54,14 @@ class StubClassifier(VisionClassifier):
 
 def install_stub() -> None:
     """Make every classifier this process creates the stub (both modules that hold the factory)."""
+    import ecoeco.runtime
     import ecoeco.vision
-    import ecoeco.waste.rules
 
     def create(settings: Settings) -> VisionClassifier:
         return StubClassifier(ImageLimits.from_settings(settings))
 
     ecoeco.vision.create_classifier = create
-    ecoeco.waste.rules.create_classifier = create  # type: ignore[attr-defined]  # its imported name
+    ecoeco.runtime.create_classifier = create  # type: ignore[attr-defined]  # its imported name
 
 
 def hello_app() -> FastAPI:

@@ -50,6 +50,12 @@ class Taxonomy:
             return major not in self.needs_middle
         return middle in self.middles and self.middles[middle].major == major
 
+    def label(self, major: str | None, middle: str | None) -> tuple[str, str | None] | None:
+        """The category a label names, if it :meth:`fits`; a middle given alone brings its own major."""
+        if major is None and middle is not None and middle in self.middles:
+            major = self.middles[middle].major
+        return (major, middle) if major is not None and self.fits(major, middle) else None
+
 
 class UnsureReason(StrEnum):
     LOW_CONFIDENCE = "low_confidence"

@@ -110,11 +110,9 @@ def decide(
     mass: defaultdict[tuple[str, str | None], float] = defaultdict(float)
     best: dict[tuple[str, str | None], int] = {}
     for index, entry in label_map.items():
-        middle = taxonomy.middles.get(entry.middle or "")
-        major = middle.major if middle else entry.major
-        if major is None or not taxonomy.fits(major, entry.middle):  # not a category of this taxonomy
+        key = taxonomy.label(entry.major, entry.middle)
+        if key is None:  # not a category of this taxonomy
             continue
-        key = (major, entry.middle)
         mass[key] += float(probs[index])
         if key not in best or probs[index] > probs[best[key]]:
             best[key] = index
