@@ -3,8 +3,9 @@ with has to land on a rule, or a confident photo would come back as "not sure"."
 
 from __future__ import annotations
 
+from ecoeco.recycling.knowledge import get_knowledge_base
 from ecoeco.vision.local import load_label_map
-from ecoeco.waste.rules import knowledge_base, taxonomy
+from ecoeco.waste.rules import taxonomy
 
 
 def test_every_mapped_imagenet_class_fits_the_taxonomy() -> None:
@@ -16,7 +17,7 @@ def test_every_mapped_imagenet_class_fits_the_taxonomy() -> None:
 
 
 def test_every_mapped_item_hint_resolves_to_a_rule() -> None:
-    kb = knowledge_base()
+    kb = get_knowledge_base()
     unresolved = {
         index: (entry.middle or entry.major, entry.item)
         for index, entry in load_label_map().items()
@@ -26,6 +27,6 @@ def test_every_mapped_item_hint_resolves_to_a_rule() -> None:
 
 
 def test_every_mapped_tag_is_a_knowledge_base_tag() -> None:
-    kb = knowledge_base()
+    kb = get_knowledge_base()
     unknown = {t for entry in load_label_map().values() for t in entry.tags if t not in kb.tags}
     assert unknown == set()

@@ -1,17 +1,21 @@
-"""What the recycling endpoints answer, built from the knowledge base (no I/O, no SQL)."""
+"""What the recycling domain answers, built from the knowledge base (no I/O, no SQL): the endpoints' pages,
+and the rules other domains look up (a scan's answer: :func:`find_rule`, :func:`search_rule`,
+:func:`answer_for`, :func:`classifier_taxonomy`)."""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import TypeVar
 
 from ecoeco.core.errors import NotFound, ProblemError
 from ecoeco.core.language import Lang
 from ecoeco.core.pagination import InvalidCursor, Page, decode_cursor, encode_cursor
-from ecoeco.recycling.answer import compose_answer
-from ecoeco.recycling.knowledge import KnowledgeBase
-from ecoeco.recycling.model import Item
+from ecoeco.recycling.answer import Answer, compose_answer
+from ecoeco.recycling.knowledge import MAX_QUERY_LENGTH, KnowledgeBase, get_knowledge_base
+from ecoeco.recycling.model import RECYCLABLE, Item, Target
 from ecoeco.recycling.schemas import (
     CategoryRef,
     CategoryTree,
@@ -23,6 +27,8 @@ from ecoeco.recycling.schemas import (
     TagOut,
 )
 from ecoeco.recycling.search import parse_query
+from ecoeco.vision import Middle as TaxonomyMiddle
+from ecoeco.vision import Taxonomy
 
 T = TypeVar("T")
 
@@ -161,3 +167,55 @@ def _paginate(kb: KnowledgeBase, rows: Sequence[T], *, cursor: str | None, limit
     end = start + limit
     next_cursor = encode_cursor({"f": fingerprint, "o": end}) if end < len(rows) else None
     return Page[T](items=list(rows[start:end]), next_cursor=next_cursor)
+
+
+# --- the rules other domains look up ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rule:
+    """The most specific rule for something: an item's own, or (``item_id`` None) its category's."""
+
+    major: str
+    middle: str
+    item_id: str | None
+
+
+def _rule(kb: KnowledgeBase, target: Target) -> Rule:
+    major, middle = kb.category_of(target)
+    return Rule(major.id, middle.id, target.id if isinstance(target, Item) else None)
+
+
+@lru_cache(maxsize=1)
+def classifier_taxonomy() -> Taxonomy:
+    """The labels a classifier may answer with: the knowledge base's categories, items and tags."""
+    kb = get_knowledge_base()
+    return Taxonomy(
+        majors={m.id: m.name_en for m in kb.majors.values()},
+        middles={m.id: TaxonomyMiddle(name=m.name_en, major=m.major) for m in kb.middles.values()},
+        items={i.id: i.name_en for i in kb.items.values()},
+        tags={t.id: t.name_en for t in kb.tags.values()},
+        needs_middle=frozenset({RECYCLABLE}),
+    )
+
+
+def find_rule(*, item_id: str | None, category: str | None, item_hint: str | None) -> Rule | None:
+    """The rule of a known item, else the most specific one for a category and a hint (see
+    :meth:`KnowledgeBase.resolve`); None when nothing fits."""
+    kb = get_knowledge_base()
+    target = kb.items.get(item_id or "") or kb.resolve(category, item_hint)
+    return _rule(kb, target) if target is not None else None
+
+
+def search_rule(text: str) -> tuple[Rule, float] | None:
+    """The item a typed description names best, and how well (the search score)."""
+    kb = get_knowledge_base()
+    hits = kb.search(text.strip()[:MAX_QUERY_LENGTH], limit=1) if text.strip() else []
+    return (_rule(kb, hits[0].item), hits[0].score) if hits else None
+
+
+def answer_for(rule: Rule, *, tags: list[str], lang: Lang) -> Answer | None:
+    """The numbered disposal answer of a rule in the situation ``tags`` describe."""
+    kb = get_knowledge_base()
+    target = kb.items.get(rule.item_id or "") or kb.middles.get(rule.middle)
+    return compose_answer(kb, target=target, tags=tags, lang=lang) if target is not None else None

@@ -8,9 +8,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ecoeco.core.clock import utcnow
 from ecoeco.core.errors import Conflict, NotFound, Unprocessable
+from ecoeco.recycling import service as recycling
 from ecoeco.waste import repository
 from ecoeco.waste.models import ConfirmedImage, Feedback, Scan, hash_bands
-from ecoeco.waste.rules import knowledge_base
 from ecoeco.waste.schemas import FeedbackCreate, FeedbackView
 
 
@@ -22,9 +22,11 @@ async def submit_feedback(
         raise NotFound("No such scan.", code="scan-not-found")
     if scan.status != "done":
         raise Conflict("Feedback can be given once the scan is done.", code="scan-not-done")
-    kb = knowledge_base()
-    if body.item_id is not None and body.item_id not in kb.items:
-        raise Unprocessable(f"Unknown item id {body.item_id!r}.", code="unknown-item")
+    named = None
+    if body.item_id is not None:
+        named = recycling.find_rule(item_id=body.item_id, category=None, item_hint=None)
+        if named is None:
+            raise Unprocessable(f"Unknown item id {body.item_id!r}.", code="unknown-item")
     if body.correct and body.item_id is not None and body.item_id != scan.item_id:
         raise Unprocessable("A correct answer cannot name a different item.", code="feedback-inconsistent")
     feedback = await repository.save_feedback(
@@ -39,27 +41,26 @@ async def submit_feedback(
             updated_at=utcnow(),
         ),
     )
-    await _learn(session, scan, body)
+    await _learn(session, scan, confirmed=body.correct, corrected=named)
     return feedback_view(feedback)
 
 
-async def _learn(session: AsyncSession, scan: Scan, body: FeedbackCreate) -> None:
-    """Feed the near-duplicate cache from feedback on a photo scan."""
+async def _learn(
+    session: AsyncSession, scan: Scan, *, confirmed: bool, corrected: recycling.Rule | None
+) -> None:
+    """Feed the near-duplicate cache from feedback on a photo scan: a confirmed answer (shared with
+    everyone) or a user's own correction (theirs alone)."""
     await repository.forget_confirmed(session, scan.id)
-    if scan.image_hash is None or scan.cache_hit or (not body.correct and body.item_id is None):
+    if scan.image_hash is None or scan.cache_hit:
         return
-    if body.correct:
+    if confirmed:
         if scan.major is None:
             return  # "correct" on an unsure answer confirms nothing
         major, middle, item_id, shared = scan.major, scan.middle, scan.item_id, True
+    elif corrected is not None:
+        major, middle, item_id, shared = corrected.major, corrected.middle, corrected.item_id, False
     else:
-        item = knowledge_base().items[body.item_id or ""]
-        major, middle, item_id, shared = (
-            knowledge_base().middles[item.middle].major,
-            item.middle,
-            item.id,
-            False,
-        )
+        return  # "wrong" without saying what it is teaches nothing
     tags = list((scan.result or {}).get("tags", []))
     b = hash_bands(scan.image_hash)
     await repository.save_confirmed(
