@@ -23,10 +23,11 @@ up: .venv/.synced ## Run the whole system on the embedded default (no external s
 test: .venv/.synced ## Run the test suite (needs PostgreSQL, Redis, RabbitMQ on localhost)
 	$(UV) run pytest -n $(PYTEST_WORKERS)
 
-lint: .venv/.synced ## ruff (lint + format check) and mypy
+lint: .venv/.synced ## ruff (lint + format check), mypy and the dependency rule (import-linter)
 	$(UV) run ruff check src tests benchmarks
 	$(UV) run ruff format --check src tests benchmarks
 	$(UV) run mypy
+	$(UV) run lint-imports --no-cache
 
 fmt: .venv/.synced ## Apply ruff fixes and formatting
 	$(UV) run ruff check --fix src tests benchmarks
