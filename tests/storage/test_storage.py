@@ -8,14 +8,7 @@ from ecoeco.storage import ObjectNotFound, Storage, create_storage
 
 @pytest.fixture
 def storage(settings: Settings) -> Storage:
-    return create_storage(
-        bucket=settings.s3_bucket,
-        endpoint_url=settings.s3_endpoint_url,
-        region=settings.s3_region,
-        root=settings.storage_dir,
-        public_url=settings.public_url,
-        secret=settings.secret_key.get_secret_value(),
-    )
+    return create_storage(settings)
 
 
 async def test_put_get_delete(storage: Storage) -> None:

@@ -77,14 +77,7 @@ class Backends:
             settings=settings,
             db=Database(settings.database_dsn),
             cache=create_cache(settings.redis_url, prefix=settings.redis_prefix),
-            storage=create_storage(
-                bucket=settings.s3_bucket,
-                endpoint_url=settings.s3_endpoint_url,
-                region=settings.s3_region,
-                root=settings.storage_dir,
-                public_url=settings.public_url,
-                secret=settings.secret_key.get_secret_value(),
-            ),
+            storage=create_storage(settings),
         )
 
     def describe(self) -> dict[str, str]:

@@ -1,7 +1,6 @@
 """Object storage for images: S3 in distributed mode, a local directory when embedded."""
 
-from pathlib import Path
-
+from ecoeco.settings import Settings
 from ecoeco.storage.base import ObjectNotFound, Storage, UploadTarget
 from ecoeco.storage.local import LocalStorage
 from ecoeco.storage.s3 import S3Storage
@@ -9,15 +8,11 @@ from ecoeco.storage.s3 import S3Storage
 __all__ = ["ObjectNotFound", "Storage", "UploadTarget", "create_storage"]
 
 
-def create_storage(
-    *,
-    bucket: str | None,
-    endpoint_url: str | None,
-    region: str,
-    root: Path,
-    public_url: str,
-    secret: str,
-) -> Storage:
-    if bucket:
-        return S3Storage(bucket, endpoint_url=endpoint_url, region=region)
-    return LocalStorage(root, public_url=public_url, secret=secret)
+def create_storage(settings: Settings) -> Storage:
+    if settings.s3_bucket:
+        return S3Storage(settings.s3_bucket, endpoint_url=settings.s3_endpoint_url, region=settings.s3_region)
+    return LocalStorage(
+        settings.storage_dir,
+        public_url=settings.public_url,
+        secret=settings.secret_key.get_secret_value(),
+    )
