@@ -10,6 +10,7 @@ from ecoeco.locations.categories import (
     parse_categories,
     to_mask,
 )
+from ecoeco.recycling import service as recycling
 
 
 @pytest.mark.parametrize(
@@ -38,6 +39,22 @@ def test_unmatched_items_are_kept_for_review() -> None:
     found, unmatched = parse_categories("투명페트병\n무엇인지 모를 것")
     assert found == {Category.CLEAR_PET}
     assert unmatched == ["무엇인지 모를 것"]
+
+
+def test_the_bit_order_the_locations_index_relies_on_does_not_change() -> None:
+    # Masks are stored: bit i means the i-th id for as long as the data lives. New kinds go at the end.
+    assert list(VALID) == [
+        "paper", "paper_pack", "clear_pet", "plastic", "vinyl", "styrofoam", "glass_bottle", "metal",
+        "clothing", "battery", "lamp", "electronics", "food", "hazardous", "bulky",
+    ]  # fmt: skip
+    assert (to_mask(["paper"]), to_mask(["electronics"]), to_mask(["bulky"])) == (1, 1 << 11, 1 << 14)
+
+
+def test_the_ids_are_the_knowledge_base_s() -> None:
+    # Every recyclable kind in the knowledge base's order, then whole streams it has.
+    kinds = recycling.recyclable_kinds()
+    assert VALID[: len(kinds)] == kinds
+    assert set(VALID[len(kinds) :]) <= set(recycling.streams())
 
 
 def test_mask_round_trip_and_unknown_slug() -> None:

@@ -11,7 +11,7 @@ from asgi_lifespan import LifespanManager
 import ecoeco.recycling.endpoints as recycling_endpoints
 from ecoeco.app import create_app
 from ecoeco.recycling.knowledge import KnowledgeBase
-from ecoeco.recycling.loader import REQUIRED_MAJORS, REQUIRED_RECYCLABLE_MIDDLES, KnowledgeBaseError
+from ecoeco.recycling.loader import KnowledgeBaseError
 from ecoeco.settings import Settings
 
 BASE = "/api/v1/recycling"
@@ -31,8 +31,9 @@ async def test_categories_tree_with_counts(client: httpx.AsyncClient, kb: Knowle
     assert r.status_code == 200
     tree = r.json()
     majors = {m["id"]: m for m in tree["majors"]}
-    assert set(REQUIRED_MAJORS) <= set(majors)
-    assert set(REQUIRED_RECYCLABLE_MIDDLES) <= {m["id"] for m in majors["recyclable"]["middles"]}
+    assert list(majors) == list(kb.majors)
+    recyclable = [m.id for m in kb.middles.values() if m.major == "recyclable"]
+    assert [m["id"] for m in majors["recyclable"]["middles"]] == recyclable
     assert sum(m["item_count"] for m in majors.values()) == len(kb.items)
     paper = next(m for m in majors["recyclable"]["middles"] if m["id"] == "paper")
     assert paper["item_count"] == len(kb.items_in("paper"))

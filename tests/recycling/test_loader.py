@@ -12,8 +12,6 @@ import pytest
 from ecoeco.recycling.answer import compose_answer
 from ecoeco.recycling.knowledge import KnowledgeBase, get_knowledge_base, load_knowledge_base
 from ecoeco.recycling.loader import (
-    REQUIRED_MAJORS,
-    REQUIRED_RECYCLABLE_MIDDLES,
     KnowledgeBaseError,
 )
 from tests.recycling.support import EditYaml, record
@@ -107,9 +105,9 @@ def _drop(kind: str, record_id: str) -> Callable[[dict[str, Any]], None]:
         ),
         pytest.param(
             "categories.yaml",
-            _set("middles", "battery", "id", "batteries"),
-            "the required recyclable middle category 'battery' is missing",
-            id="required-middle-renamed",
+            _set("majors", "recyclable", "id", "recyclables"),
+            "the major category 'recyclable' is missing",
+            id="recyclable-major-renamed",
         ),
         pytest.param(
             "categories.yaml",
@@ -187,13 +185,6 @@ def test_unknown_top_level_key_is_refused(data_copy: Path) -> None:
     path.write_text(path.read_text(encoding="utf-8").replace("items:", "itmes:", 1), encoding="utf-8")
     problems = _problems(data_copy)
     assert "items/paper.yaml: unknown top-level key 'itmes' (expected items)" in problems
-
-
-def test_required_ids_are_what_other_code_relies_on(kb: KnowledgeBase) -> None:
-    assert set(REQUIRED_MAJORS) <= set(kb.majors)
-    assert {m for m in REQUIRED_RECYCLABLE_MIDDLES if kb.middles[m].major == "recyclable"} == set(
-        REQUIRED_RECYCLABLE_MIDDLES
-    )
 
 
 # --- municipal overrides ---------------------------------------------------------------------------

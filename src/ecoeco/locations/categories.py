@@ -1,8 +1,10 @@
-"""Accepted item categories of a collection point, keyed by the knowledge base's category ids.
+"""Accepted item categories of a collection point, as the knowledge base's category ids.
 
 A location stores its categories as a bit mask so that "accepts clear PET and batteries" is one integer
-test on both databases. The bit of a category is its position in :class:`Category`: the mask is
-persisted, so members may only ever be appended, never reordered or removed.
+test on both databases. :class:`Category` is that mask's bit table and nothing more: the ids are the
+knowledge base's (checked on first use, so a renamed or missing one stops the service instead of
+mislabelling places), and the order is the persisted one, so members may only ever be appended, never
+reordered or removed (tests/locations pins it).
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ from collections.abc import Iterable
 from enum import StrEnum
 from functools import lru_cache
 
+from ecoeco.recycling import service as recycling
+
 
 class Category(StrEnum):
-    # Middle categories of the recycling knowledge base.
+    # The recyclable kinds of the knowledge base (its middles of the recyclable stream), in its order.
     PAPER = "paper"
     PAPER_PACK = "paper_pack"
     CLEAR_PET = "clear_pet"
@@ -27,7 +31,7 @@ class Category(StrEnum):
     BATTERY = "battery"
     LAMP = "lamp"
     ELECTRONICS = "electronics"
-    # Major categories, for places that take a whole stream.
+    # Whole streams (its majors), for places that take all of one.
     FOOD = "food"
     HAZARDOUS = "hazardous"
     BULKY = "bulky"
@@ -35,6 +39,17 @@ class Category(StrEnum):
 
 BITS: dict[Category, int] = {c: 1 << i for i, c in enumerate(Category)}
 VALID = tuple(c.value for c in Category)
+
+
+@lru_cache(maxsize=1)
+def _checked() -> dict[Category, int]:
+    """:data:`BITS`, once the knowledge base confirmed every id (a bit for a category it does not have
+    would label places wrongly)."""
+    known = set(recycling.recyclable_kinds()) | set(recycling.streams())
+    strays = sorted(c.value for c in Category if c.value not in known)
+    if strays:
+        raise LookupError(f"collection-point categories the knowledge base does not have: {strays}")
+    return BITS
 
 
 class UnknownCategoryError(ValueError):
@@ -46,9 +61,10 @@ class UnknownCategoryError(ValueError):
 def to_mask(categories: Iterable[Category | str]) -> int:
     mask = 0
     unknown = []
+    bits = _checked()
     for c in categories:
         try:
-            mask |= BITS[Category(c)]
+            mask |= bits[Category(c)]
         except ValueError:
             unknown.append(str(c))
     if unknown:
@@ -58,7 +74,7 @@ def to_mask(categories: Iterable[Category | str]) -> int:
 
 @lru_cache(maxsize=1024)
 def from_mask(mask: int) -> list[Category]:
-    return [c for c, bit in BITS.items() if mask & bit]
+    return [c for c, bit in _checked().items() if mask & bit]
 
 
 # Keyword rules for the free text of public data sets ("(플라스틱류)\n무색페트병\nPET\n(캔류)\n알루미늄").

@@ -23,18 +23,11 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import ValidationError
 
-from ecoeco.recycling.model import HANGUL, Item, Major, Middle, Tag
+from ecoeco.recycling.model import HANGUL, RECYCLABLE, Item, Major, Middle, Tag
 from ecoeco.recycling.search import compact
 
 DATA_DIR = Path(__file__).parent / "data"
 REGION_ID = re.compile(r"^[a-z][a-z0-9-]{1,63}$")
-
-# Other code (vision, waste) relies on these ids; the data may add categories but never lose these.
-REQUIRED_MAJORS = ("recyclable", "general", "non_combustible", "food", "construction", "bulky", "hazardous")
-REQUIRED_RECYCLABLE_MIDDLES = (
-    "paper", "paper_pack", "clear_pet", "plastic", "vinyl", "styrofoam",
-    "glass_bottle", "metal", "clothing", "battery", "lamp", "electronics",
-)  # fmt: skip
 
 KINDS = ("majors", "middles", "items", "tags")
 _TRAILING_NOTE = re.compile(r"\s*\([^()]*\)\s*$")
@@ -251,12 +244,8 @@ def _check_ids(cat: Catalogue, origin: dict[tuple[str, str], str]) -> Iterator[s
             if record_id in seen:
                 yield f"{origin[kind, record_id]}: id {record_id!r} is used by a {seen[record_id]} as well"
             seen.setdefault(record_id, kind[:-1])
-    for major in REQUIRED_MAJORS:
-        if major not in cat.majors:
-            yield f"categories.yaml: the required major category {major!r} is missing"
-    for middle in REQUIRED_RECYCLABLE_MIDDLES:
-        if middle not in cat.middles or cat.middles[middle].major != "recyclable":
-            yield f"categories.yaml: the required recyclable middle category {middle!r} is missing"
+    if RECYCLABLE not in cat.majors:  # scans treat it apart: each of its kinds is a bin of its own
+        yield f"categories.yaml: the major category {RECYCLABLE!r} is missing"
 
 
 def _check_tree(cat: Catalogue, origin: dict[tuple[str, str], str]) -> Iterator[str]:

@@ -186,6 +186,16 @@ def _rule(kb: KnowledgeBase, target: Target) -> Rule:
     return Rule(major.id, middle.id, target.id if isinstance(target, Item) else None)
 
 
+def recyclable_kinds() -> tuple[str, ...]:
+    """The recyclable kinds (the recyclable stream's middle categories), in the knowledge base's order."""
+    return tuple(m.id for m in get_knowledge_base().middles.values() if m.major == RECYCLABLE)
+
+
+def streams() -> tuple[str, ...]:
+    """The waste streams (major categories), in the knowledge base's order."""
+    return tuple(get_knowledge_base().majors)
+
+
 @lru_cache(maxsize=1)
 def classifier_taxonomy() -> Taxonomy:
     """The labels a classifier may answer with: the knowledge base's categories, items and tags."""
