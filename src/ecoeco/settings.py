@@ -150,10 +150,6 @@ class Settings(BaseSettings):
         return f"sqlite+aiosqlite:///{(self.data_dir / 'ecoeco.db').resolve()}"
 
     @property
-    def is_embedded_db(self) -> bool:
-        return self.database_dsn.startswith("sqlite")
-
-    @property
     def storage_dir(self) -> Path:
         return self.data_dir / "objects"
 

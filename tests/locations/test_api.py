@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
+from ecoeco.core.clock import KST, Clock
 from ecoeco.db.engine import Database
 from ecoeco.locations import repository as locations_repository
 from ecoeco.locations import service as locations_service
@@ -46,15 +48,19 @@ async def get_ok(client: httpx.AsyncClient, path: str, **params: Any) -> dict[st
     return body
 
 
-async def test_known_points_of_the_reference_files(app: FastAPI, client: httpx.AsyncClient) -> None:
+async def test_known_points_of_the_reference_files(
+    app: FastAPI, client: httpx.AsyncClient, clock: Clock
+) -> None:
     await import_reference(backend_db(app))
+    # A Tuesday noon in Korea (no public holiday): site 1 is open on Tuesdays 11-14.
+    clock.advance((dt.datetime(2027, 3, 9, 12, 0, tzinfo=KST) - clock.now()).total_seconds())
 
     page = await get_ok(client, URL, **GOYANG, limit=5, radius_m=20_000)
     first = page["items"][0]
     assert (first["name"], first["distance_m"]) == ("고양동 종합복지회관", 0.0)
     assert first["kind"] == "recycling_compensation"
     assert first["categories"] == ["paper", "clear_pet", "plastic", "metal"]
-    assert first["today"]["open_now"] in (True, False)  # its hours are known: Tuesdays 11-14
+    assert (first["today"]["date"], first["today"]["open_now"]) == ("2027-03-09", True)
     distances = [i["distance_m"] for i in page["items"]]
     assert distances == sorted(distances)
     for item in page["items"]:

@@ -4,7 +4,8 @@ from datetime import datetime
 
 import pytest
 
-from ecoeco.locations.hours import KST, Interval, OpeningHours, parse_closures, parse_day, parse_weekly
+from ecoeco.core.clock import KST
+from ecoeco.locations.hours import Interval, OpeningHours, parse_closures, parse_day, parse_weekly
 
 
 def at(text: str) -> datetime:

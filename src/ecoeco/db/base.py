@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 from sqlalchemy import DateTime, Dialect, MetaData, TypeDecorator, Uuid
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from ecoeco.core.clock import utcnow as utcnow  # re-exported until every caller imports it from core
+from ecoeco.core.clock import utcnow
 
 # Deterministic constraint names so Alembic migrations behave the same on SQLite and PostgreSQL.
 NAMING_CONVENTION = {

@@ -13,6 +13,7 @@ from rich.table import Table
 
 from ecoeco.db.engine import Database
 from ecoeco.db.migrate import upgrade
+from ecoeco.db.sql import is_sqlite
 from ecoeco.locations import service
 from ecoeco.locations.importer import SIMPLE_FIELDS, ImportFileError, SourceFormat
 from ecoeco.locations.models import Kind
@@ -60,7 +61,7 @@ def import_command(
     async def run() -> service.ImportSummary:
         db = Database(settings.database_dsn)
         try:
-            if settings.is_embedded_db:
+            if is_sqlite(settings.database_dsn):
                 # Embedded mode migrates on start (`ecoeco up`); importing first must work too.
                 settings.data_dir.mkdir(parents=True, exist_ok=True)
                 await upgrade(db)

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import BaseModel
 
+from ecoeco.core.clock import utcnow
 from ecoeco.core.errors import ProblemError
-from ecoeco.core.pagination import Page
+from ecoeco.core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
 from ecoeco.locations import service
 from ecoeco.locations.categories import VALID
 from ecoeco.locations.models import Kind
@@ -19,7 +19,6 @@ from ecoeco.runtime.deps import BackendsDep
 
 router = APIRouter(prefix="/locations", tags=["locations"])
 
-Limit = Annotated[int, Query(ge=1, le=service.MAX_LIMIT, description="Items per page.")]
 Categories = Annotated[
     list[str],
     Query(
@@ -27,7 +26,6 @@ Categories = Annotated[
         description=f"Only places accepting *all* of these (repeat or comma-separate): {', '.join(VALID)}.",
     ),
 ]
-Cursor = Annotated[str | None, Query(description="next_cursor of the previous page.")]
 
 
 def _json(model: BaseModel) -> Response:
@@ -48,14 +46,14 @@ async def list_locations(
         str | None,
         Query(description="Map viewport west,south,east,north (instead of lat/lon); ordered by id."),
     ] = None,
-    limit: Limit = service.DEFAULT_LIMIT,
+    limit: LimitQuery = DEFAULT_LIMIT,
     category: Categories = [],  # noqa: B006 - FastAPI copies query defaults per request
     kind: Kind | None = None,
     open_now: Annotated[bool, Query(description="Only places open now (Korea time).")] = False,
-    cursor: Cursor = None,
+    cursor: CursorQuery = None,
 ) -> Response:
     """Collection points nearest first with their distance, or all points in a map viewport."""
-    now = datetime.now(UTC)
+    now = utcnow()
     listing = service.ListParams(limit=limit, categories=category, kind=kind, cursor=cursor)
     if bbox is not None:
         if lat is not None or lon is not None:
@@ -74,17 +72,17 @@ async def list_locations(
 async def search_locations(
     backends: BackendsDep,
     q: Annotated[str, Query(description="Part of a name or address; initial consonants (ㅈㅇㅅㅎ) work.")],
-    limit: Limit = service.DEFAULT_LIMIT,
+    limit: LimitQuery = DEFAULT_LIMIT,
     category: Categories = [],  # noqa: B006 - FastAPI copies query defaults per request
     kind: Kind | None = None,
-    cursor: Cursor = None,
+    cursor: CursorQuery = None,
 ) -> Response:
     """Search by name or address, Korean-aware (spacing, 서울특별시 = 서울, initial consonants)."""
     listing = service.ListParams(limit=limit, categories=category, kind=kind, cursor=cursor)
-    return _json(await service.search(backends.db, q, listing, datetime.now(UTC)))
+    return _json(await service.search(backends.db, q, listing, utcnow()))
 
 
 @router.get("/{location_id}", response_model=LocationDetail)
 async def get_location(backends: BackendsDep, location_id: int) -> Response:
     """One collection point with its weekly hours, holiday rules and source fields."""
-    return _json(await service.detail(backends.db, location_id, datetime.now(UTC)))
+    return _json(await service.detail(backends.db, location_id, utcnow()))

@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import holidays
 
-KST = ZoneInfo("Asia/Seoul")
+from ecoeco.core.clock import KST
+
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _KOREAN_DAYS = "월화수목금토일"
 DAY_MINUTES = 24 * 60

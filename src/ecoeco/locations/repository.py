@@ -17,11 +17,10 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Row, TextClause, bindparam, func, select, text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ecoeco.db.base import utcnow
+from ecoeco.core.clock import utcnow
+from ecoeco.db.sql import insert
 from ecoeco.locations.geo import BBox, bbox_around, haversine_m, planar_reach_deg
 from ecoeco.locations.models import Location
 
@@ -245,8 +244,7 @@ async def upsert(conn: AsyncConnection, values: list[dict[str, Any]]) -> None:
     """Insert or update by (source, source_id): re-importing a file converges, never duplicates."""
     if not values:
         return
-    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    stmt = insert(Location).values(values)
+    stmt = insert(conn, Location).values(values)
     updated = {c: stmt.excluded[c] for c in values[0] if c not in ("source", "source_id", "created_at", "id")}
     stmt = stmt.on_conflict_do_update(
         index_elements=["source", "source_id"], set_=updated | {"updated_at": utcnow()}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import math
 import weakref
@@ -19,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.pool import QueuePool
 
 from ecoeco.core.errors import NotFound, ProblemError
-from ecoeco.core.pagination import Page, decode_cursor, encode_cursor
+from ecoeco.core.pagination import DEFAULT_LIMIT, Page, encode_cursor, query_tag, read_keyset
 from ecoeco.db.engine import Database
 from ecoeco.locations import repository
 from ecoeco.locations.categories import VALID, UnknownCategoryError, from_mask, to_mask
@@ -33,8 +32,6 @@ from ecoeco.locations.text import initials, is_initials, search_key
 
 DEFAULT_RADIUS_M = 5_000.0
 MAX_RADIUS_M = 100_000.0  # beyond this "nearby" means nothing; use a bbox for a map instead
-DEFAULT_LIMIT = 20
-MAX_LIMIT = 100
 MAX_QUERY_CHARS = 100
 _IMPORT_BATCH = 500
 
@@ -147,18 +144,6 @@ def _summary(row: Any, today: TodayHours | None, distance: float | None = None) 
     )
 
 
-def _query_tag(*parts: object) -> str:
-    """Ties a cursor to the query that made it: reusing it with other filters is a 400, not nonsense."""
-    return hashlib.blake2s(repr(parts).encode(), digest_size=6).hexdigest()
-
-
-def _cursor_values(cursor: str | None, keys: tuple[str, ...], tag: str) -> dict[str, Any] | None:
-    values = decode_cursor(cursor, keys=(*keys, "q"))
-    if values is not None and values["q"] != tag:
-        raise ProblemError("The cursor belongs to a different query.", code="invalid-cursor")
-    return values
-
-
 @dataclass(frozen=True, kw_only=True)
 class ListParams:
     """What every list of locations takes: page size, filters, the cursor of the previous page."""
@@ -184,8 +169,8 @@ class NearbyParams(ListParams):
 async def nearby(db: Database, p: NearbyParams, now: datetime) -> Page[LocationSummary]:
     check_point(p.lat, p.lon)
     mask, kind = p.filters()
-    tag = _query_tag(p.lat, p.lon, p.radius_m, mask, kind, p.open_now)
-    after = _cursor_values(p.cursor, ("d", "id"), tag)
+    tag = query_tag(p.lat, p.lon, p.radius_m, mask, kind, p.open_now)
+    after = read_keyset(p.cursor, ("d", "id"), tag=tag)
     q = NearQuery(
         p.lat,
         p.lon,
@@ -232,8 +217,8 @@ async def _nearest_page(
 async def viewport(db: Database, bbox: str, p: ListParams, now: datetime) -> Page[LocationSummary]:
     box = parse_bbox(bbox)
     mask, kind = p.filters()
-    tag = _query_tag(box, mask, kind)
-    after = _cursor_values(p.cursor, ("id",), tag)
+    tag = query_tag(box, mask, kind)
+    after = read_keyset(p.cursor, ("id",), tag=tag)
     async with _reading(db) as conn:
         rows = await repository.in_bbox(
             conn,
@@ -278,8 +263,8 @@ async def search(db: Database, q: str, p: ListParams, now: datetime) -> Page[Loc
     if len(q) > MAX_QUERY_CHARS:
         raise ProblemError(f"q is longer than {MAX_QUERY_CHARS} characters.", code="invalid-query")
     mask, kind = p.filters()
-    tag = _query_tag(key, mask, kind)
-    after = _cursor_values(p.cursor, ("rank", "id"), tag)
+    tag = query_tag(key, mask, kind)
+    after = read_keyset(p.cursor, ("rank", "id"), tag=tag)
     async with _reading(db) as conn:
         rows = await repository.search(
             conn,
