@@ -1,5 +1,4 @@
-"""The loader accepts the shipped data, rejects broken data with a message that says what and where,
-and merges a region's overrides into national rules."""
+"""The loader accepts the shipped data and rejects broken data with a message that says what and where."""
 
 from __future__ import annotations
 
@@ -9,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from ecoeco.recycling.answer import compose_answer
 from ecoeco.recycling.knowledge import KnowledgeBase, get_knowledge_base, load_knowledge_base
 from ecoeco.recycling.loader import (
     KnowledgeBaseError,
@@ -20,7 +18,6 @@ from tests.recycling.support import EditYaml, record
 def test_shipped_data_is_valid_and_cached(kb: KnowledgeBase) -> None:
     assert get_knowledge_base() is kb
     assert kb.version.startswith("2026.1.")
-    assert kb.region is None
 
 
 def test_version_follows_the_content(data_copy: Path, edit_yaml: EditYaml, kb: KnowledgeBase) -> None:
@@ -31,9 +28,9 @@ def test_version_follows_the_content(data_copy: Path, edit_yaml: EditYaml, kb: K
     assert load_knowledge_base(data_copy).version != kb.version
 
 
-def _problems(data_dir: Path, region: str | None = None) -> list[str]:
+def _problems(data_dir: Path) -> list[str]:
     with pytest.raises(KnowledgeBaseError) as err:
-        load_knowledge_base(data_dir, region=region)
+        load_knowledge_base(data_dir)
     assert str(err.value).startswith(f"{len(err.value.problems)} problem(s)")
     return err.value.problems
 
@@ -185,104 +182,3 @@ def test_unknown_top_level_key_is_refused(data_copy: Path) -> None:
     path.write_text(path.read_text(encoding="utf-8").replace("items:", "itmes:", 1), encoding="utf-8")
     problems = _problems(data_copy)
     assert "items/paper.yaml: unknown top-level key 'itmes' (expected items)" in problems
-
-
-# --- municipal overrides ---------------------------------------------------------------------------
-
-SAMPLE_REGION = """
-region: sample-town
-override:
-  tags:
-    colored_styrofoam:
-      prep:
-        ko: 우리 지역은 색깔 있는 스티로폼을 받지 않아요. 종량제 봉투에 넣어요.
-        en: Our town does not take coloured foam; put it in the general-waste bag.
-      redirect:
-        styrofoam: colored_foam_general
-  middles:
-    battery:
-      bin: {ko: 동 주민센터 폐건전지 교환함, en: battery exchange box at the community centre}
-add:
-  items:
-    - id: colored_foam_general
-      middle: combustible
-      name_ko: 색깔 있는 스티로폼(지역 규정)
-      name_en: Coloured styrofoam (local rule)
-      synonyms: [색깔 스티로폼 종량제]
-"""
-
-
-def _write_region(data_dir: Path, name: str, text: str) -> None:
-    (data_dir / "regions").mkdir(exist_ok=True)
-    (data_dir / "regions" / f"{name}.yaml").write_text(text, encoding="utf-8")
-
-
-def test_region_overrides_and_adds_to_national_rules(data_copy: Path, kb: KnowledgeBase) -> None:
-    _write_region(data_copy, "sample-town", SAMPLE_REGION)
-    local = load_knowledge_base(data_copy, region="sample-town")
-    assert local.region == "sample-town"
-    assert local.version != kb.version
-
-    foam = kb.items["colored_foam"]
-    national = compose_answer(kb, target=foam, tags=["colored_styrofoam"], lang="ko")
-    regional = compose_answer(
-        local, target=local.items["colored_foam"], tags=["colored_styrofoam"], lang="ko"
-    )
-    assert (national.disposed_as, national.major) == ("colored_foam", "recyclable")
-    assert (regional.disposed_as, regional.major) == ("colored_foam_general", "general")
-    assert regional.todo[0].text.startswith("우리 지역은")
-    assert regional.region == "sample-town"
-
-    # A replaced field changes; the rest of the record keeps its national value.
-    assert local.bin_for(local.middles["battery"]).ko == "동 주민센터 폐건전지 교환함"
-    assert local.middles["battery"].dispose == kb.middles["battery"].dispose
-    # Added records are searchable in the region only.
-    assert local.search("색깔 스티로폼 종량제")[0].id == "colored_foam_general"
-    assert "colored_foam_general" not in kb.items
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        pytest.param(
-            "region: sample-town\noverride:\n  items:\n    no_such_item: {note: null}\n",
-            "regions/sample-town.yaml: override of unknown item 'no_such_item'",
-            id="unknown-id",
-        ),
-        pytest.param(
-            "region: sample-town\nadd:\n  items:\n"
-            "    - {id: book, middle: paper, name_ko: 책, name_en: Book}\n",
-            "regions/sample-town.yaml: duplicate id 'book' (first defined in items/paper.yaml)",
-            id="added-id-exists",
-        ),
-        pytest.param(
-            "region: other-town\n",
-            "regions/sample-town.yaml: `region` must be 'sample-town', the file's own name",
-            id="wrong-region-name",
-        ),
-        pytest.param(
-            "region: sample-town\noverride:\n  items:\n    newspaper: {middle: vanished}\n",
-            "item 'newspaper': middle 'vanished' does not exist",
-            id="override-breaks-a-reference",
-        ),
-        pytest.param(
-            "region: sample-town\noverride:\n  bins: {}\n",
-            "regions/sample-town.yaml: `override.bins` is not a kind (majors, middles, items, tags)",
-            id="unknown-kind",
-        ),
-    ],
-)
-def test_broken_region_file_is_refused(data_copy: Path, text: str, expected: str) -> None:
-    _write_region(data_copy, "sample-town", text)
-    problems = _problems(data_copy, region="sample-town")
-    assert any(expected in p for p in problems), problems
-
-
-def test_region_without_a_file_follows_national_rules(kb: KnowledgeBase) -> None:
-    assert get_knowledge_base(region="seoul-gangnam") is kb
-
-
-@pytest.mark.parametrize("region", ["../etc", "Seoul", "a", "서울"])
-def test_region_id_must_be_a_slug(region: str) -> None:
-    with pytest.raises(ValueError, match="is not a region id"):
-        get_knowledge_base(region=region)

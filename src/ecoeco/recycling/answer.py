@@ -58,7 +58,6 @@ class Answer(_Frozen):
     ignored_tags: list[str]  # unknown, or not meaningful for this item
     lang: Lang
     kb_version: str
-    region: str | None
 
 
 def compose_answer(kb: KnowledgeBase, *, target: Target, tags: list[str], lang: Lang) -> Answer:
@@ -97,7 +96,6 @@ def compose_answer(kb: KnowledgeBase, *, target: Target, tags: list[str], lang: 
         ignored_tags=ignored,
         lang=lang,
         kb_version=kb.version,
-        region=kb.region,
     )
 
 

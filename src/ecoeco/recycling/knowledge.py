@@ -5,9 +5,6 @@ API, so they are reviewed and versioned with the code, identical in every replic
 and validated at start-up (a broken rule fails the deploy instead of a user's scan). Nothing here does I/O
 after the first load, so the sync APIs and the answer workers can call it freely.
 
-A municipality can override national rules with ``data/regions/<region>.yaml``; a region without its own
-file follows the national rules (see :mod:`ecoeco.recycling.loader`).
-
     kb = get_knowledge_base()
     kb.search("우유팩을")[0].item.id        # 'milk_carton'
     kb.resolve("clear_pet", "water bottle")  # the clear PET water-bottle item
@@ -21,7 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
 
-from ecoeco.recycling.loader import DATA_DIR, Catalogue, KnowledgeBaseError, load_catalogue, region_path
+from ecoeco.recycling.loader import DATA_DIR, Catalogue, KnowledgeBaseError, load_catalogue
 from ecoeco.recycling.model import Item, Major, Middle, NotAcceptedRule, Tag, Target, Text
 from ecoeco.recycling.search import CATEGORY_WEIGHT, MAX_QUERY_LENGTH, Entry, Key, SearchIndex, parse_query
 
@@ -59,7 +56,6 @@ class KnowledgeBase:
 
     def __init__(self, catalogue: Catalogue) -> None:
         self.version = catalogue.version
-        self.region = catalogue.region
         self.majors: Mapping[str, Major] = MappingProxyType(catalogue.majors)
         self.middles: Mapping[str, Middle] = MappingProxyType(catalogue.middles)
         self.items: Mapping[str, Item] = MappingProxyType(catalogue.items)
@@ -208,21 +204,12 @@ class KnowledgeBase:
         return self.items.get(destination) or self.middles[destination]
 
 
-def load_knowledge_base(data_dir: Path = DATA_DIR, *, region: str | None = None) -> KnowledgeBase:
+def load_knowledge_base(data_dir: Path = DATA_DIR) -> KnowledgeBase:
     """Read and validate the data files (uncached; raises :class:`KnowledgeBaseError`)."""
-    return KnowledgeBase(load_catalogue(data_dir, region=region))
+    return KnowledgeBase(load_catalogue(data_dir))
 
 
-def get_knowledge_base(region: str | None = None) -> KnowledgeBase:
-    """The shipped knowledge base, loaded and validated on first use, then shared.
-
-    A region without an override file gets the national knowledge base itself (same object).
-    """
-    if region is not None and not region_path(DATA_DIR, region).exists():
-        region = None
-    return _cached(region)
-
-
-@lru_cache
-def _cached(region: str | None) -> KnowledgeBase:
-    return load_knowledge_base(region=region)
+@lru_cache(maxsize=1)
+def get_knowledge_base() -> KnowledgeBase:
+    """The shipped knowledge base, loaded and validated on first use, then shared."""
+    return load_knowledge_base()

@@ -1,11 +1,10 @@
-"""Read the data files, apply a region's overrides, and refuse anything inconsistent.
+"""Read the data files and refuse anything inconsistent.
 
 Layout of a data directory::
 
     categories.yaml      version, majors, middles
     tags.yaml            situation tags
     items/*.yaml         items (any number of files; split by category for reviewers)
-    regions/<id>.yaml    optional municipal overrides (see ``_apply_region``)
 
 Every problem found is reported at once, each prefixed with the file it comes from, so that whoever edits
 the data fixes a whole batch per run instead of one error at a time.
@@ -27,7 +26,6 @@ from ecoeco.recycling.model import HANGUL, RECYCLABLE, Item, Major, Middle, Tag
 from ecoeco.recycling.search import compact
 
 DATA_DIR = Path(__file__).parent / "data"
-REGION_ID = re.compile(r"^[a-z][a-z0-9-]{1,63}$")
 
 KINDS = ("majors", "middles", "items", "tags")
 _TRAILING_NOTE = re.compile(r"\s*\([^()]*\)\s*$")
@@ -50,7 +48,6 @@ class Catalogue:
     """Validated records in file order (which is also the order users see them in)."""
 
     version: str
-    region: str | None
     majors: dict[str, Major]
     middles: dict[str, Middle]
     items: dict[str, Item]
@@ -69,7 +66,7 @@ class _Raw:
     problems: list[str] = field(default_factory=list)
 
 
-def load_catalogue(data_dir: Path = DATA_DIR, *, region: str | None = None) -> Catalogue:
+def load_catalogue(data_dir: Path = DATA_DIR) -> Catalogue:
     raw = _Raw()
     _read_file(raw, data_dir, "categories.yaml", allowed={"version", "majors", "middles"})
     _read_file(raw, data_dir, "tags.yaml", allowed={"tags"})
@@ -80,8 +77,6 @@ def load_catalogue(data_dir: Path = DATA_DIR, *, region: str | None = None) -> C
         _read_file(raw, data_dir, f"items/{path.name}", allowed={"items"})
     if not raw.version and not raw.problems:
         raw.problems.append("categories.yaml: `version` is missing")
-    if region is not None:
-        _apply_region(raw, data_dir, region)
     if raw.problems:
         raise KnowledgeBaseError(raw.problems)
 
@@ -91,7 +86,6 @@ def load_catalogue(data_dir: Path = DATA_DIR, *, region: str | None = None) -> C
     digest = hashlib.sha256(b"".join(raw.chunks)).hexdigest()[:10]
     catalogue = Catalogue(
         version=f"{raw.version}.{digest}",
-        region=region,
         majors=_by_id(raw, majors),
         middles=_by_id(raw, middles),
         items=_by_id(raw, items),
@@ -145,62 +139,6 @@ def _read_file(raw: _Raw, data_dir: Path, name: str, *, allowed: set[str]) -> No
             raw.problems.append(f"{name}: `{key}` must be a list of mappings")
         else:
             raw.records[key].extend((name, record) for record in value)
-
-
-def region_path(data_dir: Path, region: str) -> Path:
-    if not REGION_ID.match(region):
-        raise ValueError(f"region {region!r} is not a region id (lower-case letters, digits and '-')")
-    return data_dir / "regions" / f"{region}.yaml"
-
-
-def _apply_region(raw: _Raw, data_dir: Path, region: str) -> None:
-    """Merge ``regions/<region>.yaml`` into the national records.
-
-    ``override: {kind: {id: {field: value}}}`` replaces whole fields of existing records (a list is
-    replaced, not appended to); ``add: {kind: [records]}`` brings records the nation does not have. A region
-    without a file simply follows national rules. The merged result is validated like national data.
-    """
-    path = region_path(data_dir, region)
-    if not path.exists():
-        return
-    name = f"regions/{path.name}"
-    document = _load_yaml(raw, data_dir, name)
-    if document is None:
-        return
-    unknown = set(document) - {"region", "override", "add"}
-    if unknown:
-        raw.problems.append(f"{name}: unknown top-level key(s) {', '.join(sorted(unknown))}")
-    if document.get("region") != region:
-        raw.problems.append(f"{name}: `region` must be {region!r}, the file's own name")
-    for kind, changes in _sections(raw, name, document, "override", dict):
-        by_id = {record.get("id"): record for _, record in raw.records[kind]}
-        for record_id, fields in changes.items():
-            if record_id not in by_id:
-                raw.problems.append(f"{name}: override of unknown {kind[:-1]} {record_id!r}")
-            elif not isinstance(fields, dict) or "id" in fields:
-                raw.problems.append(
-                    f"{name}: override of {record_id!r} must be a mapping of fields, without id"
-                )
-            else:
-                by_id[record_id].update(fields)
-    for kind, additions in _sections(raw, name, document, "add", list):
-        raw.records[kind].extend((name, record) for record in additions)
-
-
-def _sections(
-    raw: _Raw, name: str, document: Mapping[str, Any], section: str, shape: type
-) -> Iterator[tuple[str, Any]]:
-    body = document.get(section) or {}
-    if not isinstance(body, dict):
-        raw.problems.append(f"{name}: `{section}` must map a kind ({', '.join(KINDS)}) to its changes")
-        return
-    for kind, changes in body.items():
-        if kind not in KINDS:
-            raw.problems.append(f"{name}: `{section}.{kind}` is not a kind ({', '.join(KINDS)})")
-        elif not isinstance(changes, shape):
-            raw.problems.append(f"{name}: `{section}.{kind}` must be a {shape.__name__}")
-        else:
-            yield kind, changes
 
 
 def _parse(raw: _Raw, kind: str, model: type[M]) -> list[tuple[str, M]]:
