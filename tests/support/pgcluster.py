@@ -264,4 +264,8 @@ def s3_over_tls(certificates: Path, log: Path) -> Iterator[str]:
         yield str(port)
     finally:
         proc.terminate()
-        proc.wait(timeout=10)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)

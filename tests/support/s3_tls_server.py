@@ -18,6 +18,8 @@ def main(port: int, certfile: str, keyfile: str) -> None:
         ssl_certfile=certfile,
         ssl_keyfile=keyfile,
         log_level="warning",
+        # pgBackRest keeps connections alive; do not wait for clients at shutdown.
+        timeout_graceful_shutdown=1,
     )
 
 
