@@ -90,6 +90,8 @@ def test_ecoeco_liveness_is_healthz_and_api_readiness_is_readyz(prod: list[dict[
             assert c["livenessProbe"]["httpGet"]["path"] == "/healthz", name
             if "--service" in c["args"]:
                 assert c["readinessProbe"]["httpGet"]["path"] == "/readyz", name
+                # Broker down → the sync APIs stay in their Services ("degraded", 200).
+                assert {"name": "ECOECO_READY_OPTIONAL", "value": "broker"} in c["env"], name
 
 
 def test_each_worker_queue_scales_on_its_own_queue(prod: list[dict[str, Any]]) -> None:
