@@ -52,27 +52,20 @@ data "aws_iam_policy_document" "images" {
   }
 }
 
-data "aws_iam_policy_document" "etcd_backup" {
-  statement {
-    actions   = ["s3:PutObject"]
-    resources = ["${data.aws_s3_bucket.backups.arn}/etcd/*"]
-  }
-  statement {
-    actions   = ["s3:ListBucket"]
-    resources = [data.aws_s3_bucket.backups.arn]
-    condition {
-      test     = "StringLike"
-      variable = "s3:prefix"
-      values   = ["etcd/*"]
-    }
+# One prefix of the backups bucket per writer: etcd snapshots only go in; pgBackRest also reads (restores,
+# its own info files) and deletes (it expires old backups and WAL itself).
+locals {
+  backup_prefix_actions = {
+    etcd       = ["s3:PutObject"]
+    pgbackrest = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
   }
 }
 
-# pgBackRest expires old backups and WAL itself, hence DeleteObject.
-data "aws_iam_policy_document" "pgbackrest" {
+data "aws_iam_policy_document" "backups" {
+  for_each = local.backup_prefix_actions
   statement {
-    actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
-    resources = ["${data.aws_s3_bucket.backups.arn}/pgbackrest/*"]
+    actions   = each.value
+    resources = ["${data.aws_s3_bucket.backups.arn}/${each.key}/*"]
   }
   statement {
     actions   = ["s3:ListBucket"]
@@ -80,7 +73,7 @@ data "aws_iam_policy_document" "pgbackrest" {
     condition {
       test     = "StringLike"
       variable = "s3:prefix"
-      values   = ["pgbackrest/*"]
+      values   = ["${each.key}/*"]
     }
   }
 }
@@ -189,13 +182,13 @@ data "aws_iam_policy_document" "lb_controller" {
 locals {
   role_policies = {
     control_plane_ecr  = { role = "control_plane", policy = data.aws_iam_policy_document.ecr_pull.json }
-    control_plane_etcd = { role = "control_plane", policy = data.aws_iam_policy_document.etcd_backup.json }
+    control_plane_etcd = { role = "control_plane", policy = data.aws_iam_policy_document.backups["etcd"].json }
     control_plane_dns  = { role = "control_plane", policy = data.aws_iam_policy_document.cert_manager_dns.json }
     control_plane_lbc  = { role = "control_plane", policy = data.aws_iam_policy_document.lb_controller.json }
     workload_ecr       = { role = "workload", policy = data.aws_iam_policy_document.ecr_pull.json }
     workload_images    = { role = "workload", policy = data.aws_iam_policy_document.images.json }
     storage_ecr        = { role = "storage", policy = data.aws_iam_policy_document.ecr_pull.json }
-    storage_pgbackrest = { role = "storage", policy = data.aws_iam_policy_document.pgbackrest.json }
+    storage_pgbackrest = { role = "storage", policy = data.aws_iam_policy_document.backups["pgbackrest"].json }
   }
 }
 

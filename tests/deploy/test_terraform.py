@@ -103,20 +103,24 @@ def test_node_roles_are_scoped(terraform: dict[str, Any]) -> None:
     policies = local(terraform, "role_policies")
     by_role: dict[str, set[str]] = {}
     for p in policies.values():
+        # "${data.aws_iam_policy_document.backups["etcd"].json}" → backups["etcd"]
         by_role.setdefault(p["role"], set()).add(p["policy"].split(".")[2])
     assert by_role == {
-        "control_plane": {"ecr_pull", "etcd_backup", "cert_manager_dns", "lb_controller"},
+        "control_plane": {"ecr_pull", 'backups["etcd"]', "cert_manager_dns", "lb_controller"},
         "workload": {"ecr_pull", "images"},  # no load balancer, DNS or backup rights
-        "storage": {"ecr_pull", "pgbackrest"},  # the backups' prefix only, no scan images
+        "storage": {"ecr_pull", 'backups["pgbackrest"]'},  # its backups' prefix only, no scan images
     }
     images = block(terraform, "data", "aws_iam_policy_document", "images")
     resources = [r for s in images["statement"] for r in s["resources"]]
     assert all("aws_s3_bucket.images.arn" in r for r in resources)
-    pgbackrest = block(terraform, "data", "aws_iam_policy_document", "pgbackrest")
-    objects, listing = pgbackrest["statement"]
-    assert objects["resources"] == ["${data.aws_s3_bucket.backups.arn}/pgbackrest/*"]
-    assert set(objects["actions"]) == {"s3:GetObject", "s3:PutObject", "s3:DeleteObject"}
-    assert listing["condition"][0]["values"] == ["pgbackrest/*"]
+    backups = block(terraform, "data", "aws_iam_policy_document", "backups")
+    objects, listing = backups["statement"]
+    assert objects["resources"] == ["${data.aws_s3_bucket.backups.arn}/${each.key}/*"]
+    assert listing["condition"][0]["values"] == ["${each.key}/*"]
+    assert local(terraform, "backup_prefix_actions") == {
+        "etcd": ["s3:PutObject"],
+        "pgbackrest": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+    }
 
 
 def test_outputs_feed_ansible_and_the_prod_overlay(terraform: dict[str, Any]) -> None:
