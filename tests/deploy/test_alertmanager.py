@@ -99,3 +99,10 @@ def test_receivers_read_their_secrets_from_the_secret_ansible_creates() -> None:
     for receiver in config["receivers"]:
         integrations = [k for k in receiver if k.endswith("_configs")]
         assert bool(integrations) == (receiver["name"] != "null"), receiver["name"]
+
+
+def test_the_receivers_secret_exists_before_alertmanager_starts() -> None:
+    """Helm waits for Alertmanager, whose pod cannot start without the Secret it mounts."""
+    plays = yaml.safe_load((DEPLOY / "ansible/site.yml").read_text())
+    roles = [r for play in plays for r in play.get("roles", [])]
+    assert roles.index("ecoeco_secrets") < roles.index("monitoring")
