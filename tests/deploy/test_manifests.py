@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import configparser
 from typing import Any
 
 import pytest
@@ -291,6 +292,12 @@ def test_postgresql_archives_wal_and_restores_an_empty_volume(prod: list[dict[st
     assert set(scripts) == {"pgbackrest.conf", "backup.sh", "restore.sh", "serve.sh"}
     for name, text in scripts.items():
         assert text == (DEPLOY / "k8s/base/storage/pgbackrest" / name).read_text(), name
+    # pgBackRest's data directory is PostgreSQL's (the backup's TLS client sends it to the server).
+    conf = configparser.ConfigParser()
+    conf.read_string(scripts["pgbackrest.conf"])
+    pgdata = {e["name"]: e.get("value") for e in containers["postgresql"]["env"]}["PGDATA"]
+    assert conf["ecoeco"]["pg1-path"] == pgdata
+    assert conf["global"]["repo1-cipher-type"] == "aes-256-cbc"
 
 
 def test_backup_cronjob_reaches_the_tls_server_it_is_allowed_to(prod: list[dict[str, Any]]) -> None:
