@@ -7,6 +7,9 @@ PACKAGES=(
   redis-server
   rabbitmq-server
   prometheus  # promtool: checks and unit-tests deploy/ alert rules (make deploy-check)
+  prometheus-alertmanager  # amtool: checks deploy/monitoring/alertmanager.yaml and routes every alert rule
+  prometheus-postgres-exporter prometheus-redis-exporter  # tests/deploy: the metric names the rules use exist
+  pgbackrest  # tests/deploy: back up, drop and restore a PostgreSQL of the test's own (deploy/k8s/base/storage)
   python3-apt  # ansible's apt module in the check-mode run of deploy/ansible (make deploy-check)
   hey  # load generator of benchmarks/bench_auth.py
   wrk  # load generator of benchmarks/bench_locations.py (a Lua script varies the query points)

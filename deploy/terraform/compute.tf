@@ -13,7 +13,7 @@ resource "aws_instance" "node" {
   instance_type          = each.value.instance_type
   subnet_id              = aws_subnet.public[each.value.subnet_zone].id
   key_name               = var.ssh_key_name
-  iam_instance_profile   = each.value.tier == "control" ? aws_iam_instance_profile.control_plane.name : aws_iam_instance_profile.workload.name
+  iam_instance_profile   = aws_iam_instance_profile.node[local.node_role[each.value.tier]].name
   vpc_security_group_ids = each.value.tier == "control" ? [aws_security_group.nodes.id, aws_security_group.control_plane.id] : [aws_security_group.nodes.id]
   ebs_optimized          = true
   monitoring             = true
@@ -41,40 +41,21 @@ resource "aws_instance" "node" {
   }
 }
 
-# PostgreSQL and RabbitMQ data live on their own volume, mounted by Ansible (role storage_volumes).
-resource "aws_ebs_volume" "storage_data" {
-  availability_zone = var.nodes["storage"].subnet_zone
-  size              = var.storage_data_gb
+# Stateful pods keep their data on a volume of their own, one per node that hosts them (var.nodes[*].data_gb),
+# mounted by Ansible (role data_volumes): PostgreSQL and a RabbitMQ member on the storage node, one RabbitMQ
+# member on each worker.
+resource "aws_ebs_volume" "data" {
+  for_each          = { for name, n in var.nodes : name => n if n.data_gb > 0 }
+  availability_zone = each.value.subnet_zone
+  size              = each.value.data_gb
   type              = "gp3"
   encrypted         = true
-  tags              = { Name = "ecoeco-${var.environment}-storage-data" }
+  tags              = { Name = "ecoeco-${var.environment}-${each.key}-data" }
 }
 
-resource "aws_volume_attachment" "storage_data" {
+resource "aws_volume_attachment" "data" {
+  for_each    = aws_ebs_volume.data
   device_name = "/dev/sdf"
-  volume_id   = aws_ebs_volume.storage_data.id
-  instance_id = aws_instance.node["storage"].id
-}
-
-resource "aws_ecr_repository" "ecoeco" {
-  name                 = "ecoeco"
-  image_tag_mutability = "IMMUTABLE"
-  image_scanning_configuration {
-    scan_on_push = true
-  }
-  encryption_configuration {
-    encryption_type = "KMS"
-  }
-}
-
-resource "aws_ecr_lifecycle_policy" "ecoeco" {
-  repository = aws_ecr_repository.ecoeco.name
-  policy = jsonencode({
-    rules = [{
-      rulePriority = 1
-      description  = "Keep the last 50 images"
-      selection    = { tagStatus = "any", countType = "imageCountMoreThan", countNumber = 50 }
-      action       = { type = "expire" }
-    }]
-  })
+  volume_id   = each.value.id
+  instance_id = aws_instance.node[each.key].id
 }

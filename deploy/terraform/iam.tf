@@ -1,8 +1,13 @@
-# Two node roles. Pods use their node's role through IMDSv2, so each role holds only what the pods placed on
+# Three node roles. Pods use their node's role through IMDSv2, so each role holds only what the pods placed on
 # those nodes need:
 #  - control_plane: AWS Load Balancer Controller (runs only there), cert-manager DNS-01 in our zone, etcd
 #    snapshots into backups/etcd/, image pulls.
-#  - workload (worker-1, worker-2, storage): read/write scan images in the images bucket, image pulls.
+#  - workload (worker-1, worker-2): read/write scan images in the images bucket, image pulls.
+#  - storage: pgBackRest's repository under backups/pgbackrest/ (WAL archive, backups, restores), image pulls.
+locals {
+  node_role = { control = "control_plane", api = "workload", worker = "workload", storage = "storage" }
+}
+
 data "aws_iam_policy_document" "ec2_assume" {
   statement {
     actions = ["sts:AssumeRole"]
@@ -13,24 +18,16 @@ data "aws_iam_policy_document" "ec2_assume" {
   }
 }
 
-resource "aws_iam_role" "control_plane" {
-  name               = "ecoeco-${var.environment}-control-plane"
+resource "aws_iam_role" "node" {
+  for_each           = toset(values(local.node_role))
+  name               = "ecoeco-${var.environment}-${replace(each.key, "_", "-")}"
   assume_role_policy = data.aws_iam_policy_document.ec2_assume.json
 }
 
-resource "aws_iam_role" "workload" {
-  name               = "ecoeco-${var.environment}-workload"
-  assume_role_policy = data.aws_iam_policy_document.ec2_assume.json
-}
-
-resource "aws_iam_instance_profile" "control_plane" {
-  name = "ecoeco-${var.environment}-control-plane"
-  role = aws_iam_role.control_plane.name
-}
-
-resource "aws_iam_instance_profile" "workload" {
-  name = "ecoeco-${var.environment}-workload"
-  role = aws_iam_role.workload.name
+resource "aws_iam_instance_profile" "node" {
+  for_each = aws_iam_role.node
+  name     = each.value.name
+  role     = each.value.name
 }
 
 data "aws_iam_policy_document" "ecr_pull" {
@@ -40,33 +37,43 @@ data "aws_iam_policy_document" "ecr_pull" {
   }
   statement {
     actions   = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"]
-    resources = [aws_ecr_repository.ecoeco.arn]
+    resources = [data.aws_ecr_repository.ecoeco.arn, data.aws_ecr_repository.postgresql.arn]
   }
 }
 
 data "aws_iam_policy_document" "images" {
   statement {
     actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
-    resources = ["${aws_s3_bucket.images.arn}/*"]
+    resources = ["${data.aws_s3_bucket.images.arn}/*"]
   }
   statement {
     actions   = ["s3:ListBucket"]
-    resources = [aws_s3_bucket.images.arn]
+    resources = [data.aws_s3_bucket.images.arn]
   }
 }
 
-data "aws_iam_policy_document" "etcd_backup" {
+# One prefix of the backups bucket per writer: etcd snapshots only go in; pgBackRest also reads (restores,
+# its own info files) and deletes (it expires old backups and WAL itself).
+locals {
+  backup_prefix_actions = {
+    etcd       = ["s3:PutObject"]
+    pgbackrest = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+  }
+}
+
+data "aws_iam_policy_document" "backups" {
+  for_each = local.backup_prefix_actions
   statement {
-    actions   = ["s3:PutObject"]
-    resources = ["${aws_s3_bucket.backups.arn}/etcd/*"]
+    actions   = each.value
+    resources = ["${data.aws_s3_bucket.backups.arn}/${each.key}/*"]
   }
   statement {
     actions   = ["s3:ListBucket"]
-    resources = [aws_s3_bucket.backups.arn]
+    resources = [data.aws_s3_bucket.backups.arn]
     condition {
       test     = "StringLike"
       variable = "s3:prefix"
-      values   = ["etcd/*"]
+      values   = ["${each.key}/*"]
     }
   }
 }
@@ -174,18 +181,20 @@ data "aws_iam_policy_document" "lb_controller" {
 
 locals {
   role_policies = {
-    control_plane_ecr  = { role = aws_iam_role.control_plane.id, policy = data.aws_iam_policy_document.ecr_pull.json }
-    control_plane_etcd = { role = aws_iam_role.control_plane.id, policy = data.aws_iam_policy_document.etcd_backup.json }
-    control_plane_dns  = { role = aws_iam_role.control_plane.id, policy = data.aws_iam_policy_document.cert_manager_dns.json }
-    control_plane_lbc  = { role = aws_iam_role.control_plane.id, policy = data.aws_iam_policy_document.lb_controller.json }
-    workload_ecr       = { role = aws_iam_role.workload.id, policy = data.aws_iam_policy_document.ecr_pull.json }
-    workload_images    = { role = aws_iam_role.workload.id, policy = data.aws_iam_policy_document.images.json }
+    control_plane_ecr  = { role = "control_plane", policy = data.aws_iam_policy_document.ecr_pull.json }
+    control_plane_etcd = { role = "control_plane", policy = data.aws_iam_policy_document.backups["etcd"].json }
+    control_plane_dns  = { role = "control_plane", policy = data.aws_iam_policy_document.cert_manager_dns.json }
+    control_plane_lbc  = { role = "control_plane", policy = data.aws_iam_policy_document.lb_controller.json }
+    workload_ecr       = { role = "workload", policy = data.aws_iam_policy_document.ecr_pull.json }
+    workload_images    = { role = "workload", policy = data.aws_iam_policy_document.images.json }
+    storage_ecr        = { role = "storage", policy = data.aws_iam_policy_document.ecr_pull.json }
+    storage_pgbackrest = { role = "storage", policy = data.aws_iam_policy_document.backups["pgbackrest"].json }
   }
 }
 
 resource "aws_iam_role_policy" "node" {
   for_each = local.role_policies
   name     = each.key
-  role     = each.value.role
+  role     = aws_iam_role.node[each.value.role].id
   policy   = each.value.policy
 }

@@ -49,7 +49,7 @@ resource "aws_flow_log" "main" {
   vpc_id               = aws_vpc.main.id
   traffic_type         = "REJECT"
   log_destination_type = "s3"
-  log_destination      = "${aws_s3_bucket.backups.arn}/vpc-flow-logs/"
+  log_destination      = "${data.aws_s3_bucket.backups.arn}/vpc-flow-logs/"
 }
 
 # The default security group of a new VPC allows everything between its members: close it.

@@ -6,7 +6,7 @@ output "ansible_inventory" {
       vars = {
         ansible_user       = "ubuntu"
         aws_region         = var.region
-        etcd_backup_bucket = aws_s3_bucket.backups.id
+        etcd_backup_bucket = data.aws_s3_bucket.backups.id
         api_server_address = aws_instance.node["master"].private_ip
       }
       children = {
@@ -25,16 +25,21 @@ output "ansible_inventory" {
 }
 
 # `terraform output -raw kustomize_environment > ../k8s/overlays/prod/environment/environment.env`.
+# Only values that survive a rebuild (./persistent, names, the zone), so the committed file stays valid.
 output "kustomize_environment" {
   description = "The non-secret values the prod overlay injects into the manifests."
   value = join("\n", [
-    "ECR_REPOSITORY=${aws_ecr_repository.ecoeco.repository_url}",
+    "# Values of one AWS environment (not secrets). `scripts/auto-rebuild.sh` rewrites this file from",
+    "# `terraform output -raw kustomize_environment`; commit it so Argo CD deploys the same values.",
+    "ECR_REPOSITORY=${data.aws_ecr_repository.ecoeco.repository_url}",
+    "POSTGRESQL_REPOSITORY=${data.aws_ecr_repository.postgresql.repository_url}",
     "API_HOST=${local.api_host}",
-    "ACM_CERTIFICATE_ARN=${aws_acm_certificate_validation.api.certificate_arn}",
-    "S3_BUCKET=${aws_s3_bucket.images.id}",
+    "ACM_CERTIFICATE_ARN=${data.aws_acm_certificate.api.arn}",
+    "S3_BUCKET=${data.aws_s3_bucket.images.id}",
+    "BACKUP_BUCKET=${data.aws_s3_bucket.backups.id}",
     "ROUTE53_ZONE_ID=${data.aws_route53_zone.main.zone_id}",
     "ACME_EMAIL=ops@${var.domain_name}",
-    "ALB_SECURITY_GROUP_ID=${aws_security_group.alb.id}",
+    "ALB_SECURITY_GROUP=${aws_security_group.alb.tags.Name}",
     "",
   ])
 }

@@ -42,10 +42,13 @@ resource "aws_security_group" "control_plane" {
   vpc_id      = aws_vpc.main.id
 }
 
+# The Ingress names this group by its Name tag (the prod overlay's ALB_SECURITY_GROUP), which stays the same
+# across rebuilds while the group's id does not.
 resource "aws_security_group" "alb" {
   name        = "ecoeco-${var.environment}-alb"
   description = "The public ALB of the ecoeco Ingress"
   vpc_id      = aws_vpc.main.id
+  tags        = { Name = "ecoeco-${var.environment}-alb" }
 }
 
 resource "aws_vpc_security_group_ingress_rule" "cluster" {

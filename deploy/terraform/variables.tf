@@ -36,25 +36,21 @@ variable "ssh_key_name" {
 }
 
 variable "nodes" {
-  description = "The four cluster nodes of the original design, by name: size, disk and Kubernetes tier."
+  description = "The four cluster nodes of the original design, by name: size, disks and Kubernetes tier. data_gb: the data volume for the local PersistentVolumes on that node (0 = none)."
   type = map(object({
     instance_type = string
     root_gb       = number
+    data_gb       = number
     tier          = string
     subnet_zone   = string
   }))
+  # storage: PostgreSQL 50 Gi + RabbitMQ member 10 Gi + headroom; each worker: one RabbitMQ member 10 Gi.
   default = {
-    master   = { instance_type = "t3.large", root_gb = 80, tier = "control", subnet_zone = "ap-northeast-2a" }
-    worker-1 = { instance_type = "t3.medium", root_gb = 40, tier = "api", subnet_zone = "ap-northeast-2a" }
-    worker-2 = { instance_type = "t3.medium", root_gb = 40, tier = "worker", subnet_zone = "ap-northeast-2c" }
-    storage  = { instance_type = "t3.large", root_gb = 40, tier = "storage", subnet_zone = "ap-northeast-2a" }
+    master   = { instance_type = "t3.large", root_gb = 80, data_gb = 0, tier = "control", subnet_zone = "ap-northeast-2a" }
+    worker-1 = { instance_type = "t3.medium", root_gb = 40, data_gb = 20, tier = "api", subnet_zone = "ap-northeast-2a" }
+    worker-2 = { instance_type = "t3.medium", root_gb = 40, data_gb = 20, tier = "worker", subnet_zone = "ap-northeast-2c" }
+    storage  = { instance_type = "t3.large", root_gb = 40, data_gb = 80, tier = "storage", subnet_zone = "ap-northeast-2a" }
   }
-}
-
-variable "storage_data_gb" {
-  description = "Extra EBS volume on the storage node for PostgreSQL (50 Gi) and RabbitMQ (3 x 10 Gi)."
-  type        = number
-  default     = 100
 }
 
 variable "domain_name" {
@@ -69,25 +65,7 @@ variable "api_subdomain" {
 }
 
 variable "api_alb_dns_name" {
-  description = "DNS name of the ALB that the AWS Load Balancer Controller created; empty until it exists (second apply)."
+  description = "DNS name of the ALB that the AWS Load Balancer Controller created; empty until it exists (alb.auto.tfvars, written by scripts/auto-rebuild.sh)."
   type        = string
   default     = ""
-}
-
-variable "cors_allowed_origins" {
-  description = "Origins allowed to PUT images straight into the bucket with pre-signed URLs."
-  type        = list(string)
-  default     = ["https://ecoeco.example.com"]
-}
-
-variable "image_retention_days" {
-  description = "Scan images are deleted after this many days."
-  type        = number
-  default     = 180
-}
-
-variable "etcd_backup_retention_days" {
-  description = "etcd snapshots are deleted after this many days."
-  type        = number
-  default     = 30
 }

@@ -52,14 +52,26 @@ def _unquote(value: Any) -> Any:
     return value
 
 
-@pytest.fixture(scope="session")
-def terraform() -> dict[str, Any]:
+def parse_terraform(root: Path) -> dict[str, list[Any]]:
+    """Every *.tf file of one root module, merged by top-level block type."""
     merged: dict[str, list[Any]] = {}
-    for f in sorted((DEPLOY / "terraform").glob("*.tf")):
+    for f in sorted(root.glob("*.tf")):
         with f.open() as fh:
             for key, value in _unquote(hcl2.load(fh)).items():
                 merged.setdefault(key, []).extend(value)
     return merged
+
+
+@pytest.fixture(scope="session")
+def terraform() -> dict[str, Any]:
+    """The cluster root (deploy/terraform): destroyed and re-created by a rebuild."""
+    return parse_terraform(DEPLOY / "terraform")
+
+
+@pytest.fixture(scope="session")
+def terraform_persistent() -> dict[str, Any]:
+    """deploy/terraform/persistent: buckets, registries, the certificate; never destroyed."""
+    return parse_terraform(DEPLOY / "terraform" / "persistent")
 
 
 def of_kind(docs: list[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:

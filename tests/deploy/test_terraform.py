@@ -1,8 +1,14 @@
-"""Structure of deploy/terraform, parsed with python-hcl2 (no provider can run here)."""
+"""Structure of deploy/terraform (the cluster) and deploy/terraform/persistent (what a rebuild keeps), parsed
+with python-hcl2 (no provider can run here)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
+
+import yaml
+
+from tests.deploy.conftest import DEPLOY
 
 
 def block(tf: dict[str, Any], kind: str, type_: str, name: str) -> dict[str, Any]:
@@ -66,7 +72,10 @@ def test_security_groups_open_exactly_the_cluster_ports(terraform: dict[str, Any
     assert "default" not in next(e for e in terraform["variable"] if "admin_cidrs" in e)["admin_cidrs"]
 
 
-def test_images_bucket_is_private_encrypted_versioned_and_expires(terraform: dict[str, Any]) -> None:
+def test_images_bucket_is_private_encrypted_versioned_and_expires(
+    terraform_persistent: dict[str, Any],
+) -> None:
+    terraform = terraform_persistent
     pab = block(terraform, "resource", "aws_s3_bucket_public_access_block", "all")
     assert all(
         pab[k] is True
@@ -85,12 +94,33 @@ def test_images_bucket_is_private_encrypted_versioned_and_expires(terraform: dic
 
 
 def test_node_roles_are_scoped(terraform: dict[str, Any]) -> None:
+    assert local(terraform, "node_role") == {
+        "control": "control_plane",
+        "api": "workload",
+        "worker": "workload",
+        "storage": "storage",
+    }
     policies = local(terraform, "role_policies")
-    workload = {k for k, v in policies.items() if "workload" in v["role"]}
-    assert workload == {"workload_ecr", "workload_images"}  # no load balancer, DNS or backup rights
+    by_role: dict[str, set[str]] = {}
+    for p in policies.values():
+        # "${data.aws_iam_policy_document.backups["etcd"].json}" → backups["etcd"]
+        by_role.setdefault(p["role"], set()).add(p["policy"].split(".")[2])
+    assert by_role == {
+        "control_plane": {"ecr_pull", 'backups["etcd"]', "cert_manager_dns", "lb_controller"},
+        "workload": {"ecr_pull", "images"},  # no load balancer, DNS or backup rights
+        "storage": {"ecr_pull", 'backups["pgbackrest"]'},  # its backups' prefix only, no scan images
+    }
     images = block(terraform, "data", "aws_iam_policy_document", "images")
     resources = [r for s in images["statement"] for r in s["resources"]]
     assert all("aws_s3_bucket.images.arn" in r for r in resources)
+    backups = block(terraform, "data", "aws_iam_policy_document", "backups")
+    objects, listing = backups["statement"]
+    assert objects["resources"] == ["${data.aws_s3_bucket.backups.arn}/${each.key}/*"]
+    assert listing["condition"][0]["values"] == ["${each.key}/*"]
+    assert local(terraform, "backup_prefix_actions") == {
+        "etcd": ["s3:PutObject"],
+        "pgbackrest": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+    }
 
 
 def test_outputs_feed_ansible_and_the_prod_overlay(terraform: dict[str, Any]) -> None:
@@ -99,14 +129,67 @@ def test_outputs_feed_ansible_and_the_prod_overlay(terraform: dict[str, Any]) ->
     env = next(e for e in terraform["output"] if "kustomize_environment" in e)["kustomize_environment"][
         "value"
     ]
-    from tests.deploy.conftest import DEPLOY
+    committed = (DEPLOY / "k8s/overlays/prod/environment/environment.env").read_text().splitlines()
+    keys = [line.split("=")[0] for line in committed if "=" in line and not line.startswith("#")]
+    produced = re.findall(r'"([A-Z0-9_]+)=', env)
+    # The same keys in the same order, and the same header: auto-rebuild.sh compares the file with git.
+    assert produced == keys
+    assert all(f'"{line}"' in env for line in committed if line.startswith("#"))
 
-    keys = {
-        line.split("=")[0]
-        for line in (DEPLOY / "k8s/overlays/prod/environment/environment.env").read_text().splitlines()
-        if "=" in line and not line.startswith("#")
-    }
-    assert all(f"{k}=" in env for k in keys)
+
+def test_environment_values_survive_a_rebuild(terraform: dict[str, Any]) -> None:
+    """Argo CD deploys the committed environment.env: every value must be the same after destroy + apply, so
+    none may come from a resource of the cluster root (ids, ARNs, addresses change), only from data sources
+    (./persistent), variables, locals and the security group's fixed Name tag."""
+    env = next(e for e in terraform["output"] if "kustomize_environment" in e)["kustomize_environment"][
+        "value"
+    ]
+    refs = re.findall(r"\$\{([^{}$]+)\}", env)
+    assert len(refs) >= 9
+    for ref in refs:
+        assert ref.startswith(("data.", "var.", "local.")) or ref == "aws_security_group.alb.tags.Name", ref
+
+
+def test_rebuild_cannot_destroy_buckets_registries_or_certificate(
+    terraform: dict[str, Any], terraform_persistent: dict[str, Any]
+) -> None:
+    kept = {"aws_s3_bucket", "aws_ecr_repository", "aws_acm_certificate"}
+    cluster = {t for e in terraform["resource"] for t in e}
+    assert not cluster & kept, "the cluster root is destroyed by every rebuild"
+    assert kept <= {t for e in terraform["data"] for t in e}  # it reads them
+    for kind in ("aws_s3_bucket", "aws_ecr_repository"):
+        for entry in terraform_persistent["resource"]:
+            for name, res in entry.get(kind, {}).items():
+                assert res["lifecycle"][0]["prevent_destroy"] is True, (kind, name)
+                assert not res.get("force_destroy") and not res.get("force_delete"), (kind, name)
+    # Both roots name the buckets the same way (the cluster root looks them up by name).
+    assert local(terraform, "buckets") == local(terraform_persistent, "buckets")
+    repos = set(local(terraform_persistent, "repositories").values())
+    looked_up = {v["name"] for e in terraform["data"] for k, v in e.get("aws_ecr_repository", {}).items()}
+    assert looked_up == repos == {"ecoeco", "ecoeco-postgresql"}
+
+
+def test_backups_bucket_never_expires_pgbackrest_files(terraform_persistent: dict[str, Any]) -> None:
+    """pgBackRest expires its own backups; a bucket rule on pgbackrest/ could delete a full backup that later
+    differentials need."""
+    rules = block(terraform_persistent, "resource", "aws_s3_bucket_lifecycle_configuration", "backups")
+    expiring = local(terraform_persistent, "backup_expiry_days")
+    assert set(expiring) == {"etcd", "vpc-flow-logs", "s3-access-logs"}
+    assert not any(k.startswith("pgbackrest") for k in expiring)
+    unfiltered = [r for r in rules["rule"] if r.get("filter") == [{"__is_block__": True}]]
+    assert all("expiration" not in r for r in unfiltered)
+
+
+def test_data_volumes_match_the_local_volumes_ansible_creates(terraform: dict[str, Any]) -> None:
+    nodes = variable_default(terraform, "nodes")
+    group_vars = yaml.safe_load((DEPLOY / "ansible/group_vars/all.yml").read_text())
+    need: dict[str, int] = {}
+    for volume in group_vars["storage_volumes"].values():
+        need[volume["tier"]] = need.get(volume["tier"], 0) + int(volume["size"].removesuffix("Gi"))
+    for node in nodes.values():
+        # Each node with local volumes has a data volume that holds them all (GB ≥ GiB ⋅ 1.074).
+        assert node["data_gb"] >= need.get(node["tier"], 0) * 1.074, node
+        assert (node["data_gb"] > 0) == (node["tier"] in need), node
 
 
 def test_state_backend_is_remote_and_configurable(terraform: dict[str, Any]) -> None:

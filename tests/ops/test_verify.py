@@ -30,6 +30,8 @@ def test_healthy_cluster_passes_every_check(fake_kube: FakeKube) -> None:
         "RabbitMQ cluster of 3",
         "queue q.dlq",
         "PVC data/postgresql-data-postgresql-0 Bound",
+        "PVC data/postgresql-data-postgresql-0 at least 50Gi — capacity 50Gi",
+        "RabbitMQ members on 3 different nodes — rabbitmq-0 on storage, rabbitmq-1 on worker-1",
         "PVC messaging/rabbitmq-data-rabbitmq-2 Bound",
         "/api/v1/locations",
     ):
@@ -81,6 +83,18 @@ def _postgres_down(c: FakeCluster) -> None:
     c.statefulsets[("data", "postgresql")] = 0
 
 
+def _postgres_volume_too_small(c: FakeCluster) -> None:
+    c.capacities["postgresql-data-postgresql-0"] = "20Gi"
+
+
+def _postgres_volume_capacity_unknown(c: FakeCluster) -> None:
+    del c.capacities["postgresql-data-postgresql-0"]
+
+
+def _rabbit_members_share_a_node(c: FakeCluster) -> None:
+    c.pod_nodes["rabbitmq-2"] = "storage"
+
+
 def _ingress_bad_gateway(c: FakeCluster) -> None:
     c.ingress_status["recycling"] = 502
 
@@ -99,6 +113,19 @@ def _ingress_bad_gateway(c: FakeCluster) -> None:
         (_quorum_member_offline, "[FAIL] queue q.dlq — type=quorum, 2/3 members online"),
         (_claim_pending, "[FAIL] PVC data/postgresql-data-postgresql-0 Bound — Pending"),
         (_postgres_down, "[FAIL] statefulset data/postgresql ready 1/1 — 0 ready"),
+        (
+            _postgres_volume_too_small,
+            "[FAIL] PVC data/postgresql-data-postgresql-0 at least 50Gi — capacity 20Gi",
+        ),
+        (
+            _postgres_volume_capacity_unknown,
+            "[FAIL] PVC data/postgresql-data-postgresql-0 at least 50Gi — capacity unknown",
+        ),
+        (
+            _rabbit_members_share_a_node,
+            "[FAIL] RabbitMQ members on 3 different nodes — rabbitmq-0 on storage, rabbitmq-1 on worker-1,"
+            " rabbitmq-2 on storage",
+        ),
         (_ingress_bad_gateway, "[FAIL] /api/v1/recycling — HTTP 502"),
     ],
     ids=lambda v: v.__name__.strip("_") if callable(v) else "",
@@ -127,3 +154,10 @@ def test_unreachable_api_server_fails_every_tier_but_still_reports(fake_kube: Fa
     assert code == 1
     assert "[FAIL] reachable — HTTP 401" in out
     assert "[ok  ] /api/v1/auth" in out  # the Ingress is still checked
+
+
+def test_a_larger_postgresql_volume_passes(fake_kube: FakeKube) -> None:
+    fake_kube.cluster.capacities["postgresql-data-postgresql-0"] = "0.1Ti"  # 102.4 Gi, in another unit
+    code, out = run_verify(fake_kube)
+    assert code == 0, out
+    assert "[ok  ] PVC data/postgresql-data-postgresql-0 at least 50Gi — capacity 0.1Ti" in out

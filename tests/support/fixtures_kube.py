@@ -32,6 +32,8 @@ class FakeCluster:
     deployments: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
     statefulsets: dict[tuple[str, str], int] = field(default_factory=dict)  # -> ready replicas
     claims: dict[str, dict[str, str]] = field(default_factory=dict)  # namespace -> claim -> phase
+    capacities: dict[str, str] = field(default_factory=dict)  # claim -> status.capacity.storage
+    pod_nodes: dict[str, str] = field(default_factory=dict)  # pod -> the node it runs on
     ready_services: dict[str, bool] = field(default_factory=dict)  # "<service>-api" -> /readyz ok
     rabbit_nodes: dict[str, bool] = field(default_factory=dict)  # node -> running
     queues: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -41,15 +43,20 @@ class FakeCluster:
     def healthy(cls) -> FakeCluster:
         want = Expected()
         rabbit = [f"rabbit@rabbitmq-{i}.rabbitmq-headless" for i in range(3)]
+        rabbit_pods = {f"rabbitmq-{i}": node for i, node in enumerate(("storage", "worker-1", "worker-2"))}
         return cls(
             nodes=dict.fromkeys(("master", "worker-1", "worker-2", "storage"), True),
             pods={
                 "kube-system": {f"{p}-master": "Running" for p in CONTROL_PLANE_PODS}
-                | {"coredns-1": "Running"}
+                | {"coredns-1": "Running"},
+                "messaging": dict.fromkeys(rabbit_pods, "Running"),
             },
+            pod_nodes=rabbit_pods,
             deployments={("ecoeco", d): (2, 2) for d in want.deployments} | {("data", "redis"): (1, 1)},
             statefulsets={("messaging", "rabbitmq"): 3, ("data", "postgresql"): 1},
             claims={ns: dict.fromkeys(names, "Bound") for ns, names in want.claims.items()},
+            capacities={"postgresql-data-postgresql-0": "50Gi"}
+            | {f"rabbitmq-data-rabbitmq-{i}": "10Gi" for i in range(3)},
             ready_services={f"{s}-api": True for s in API_SERVICES},
             rabbit_nodes=dict.fromkeys(rabbit, True),
             queues={
@@ -66,12 +73,15 @@ def _status(code: int, reason: str) -> dict[str, Any]:
 class _Handler(BaseHTTPRequestHandler):
     cluster: FakeCluster
     role: str  # "kube", "rabbitmq" or "ingress"
+    query: dict[str, list[str]]
 
     def log_message(self, format: str, *args: Any) -> None:
         return
 
     def do_GET(self) -> None:
-        path = urllib.parse.unquote(urllib.parse.urlsplit(self.path).path)
+        url = urllib.parse.urlsplit(self.path)
+        path = urllib.parse.unquote(url.path)
+        self.query = urllib.parse.parse_qs(url.query)
         handler = {"kube": self._kube, "rabbitmq": self._rabbitmq, "ingress": self._ingress}[self.role]
         code, body, headers = handler(path)
         payload = json.dumps(body).encode()
@@ -97,15 +107,29 @@ class _Handler(BaseHTTPRequestHandler):
         if parts[:3] == ["api", "v1", "namespaces"] and len(parts) >= 5:
             ns, kind = parts[3], parts[4]
             if kind == "pods":
-                pods = c.pods.get(ns, {})
-                return (
-                    200,
-                    {"items": [{"metadata": {"name": n}, "status": {"phase": p}} for n, p in pods.items()]},
-                    {},
-                )
+                pods: list[dict[str, Any]] = [
+                    {
+                        # StatefulSet pods carry their app's name label: "rabbitmq-2" → rabbitmq.
+                        "metadata": {"name": n, "labels": {"app.kubernetes.io/name": n.rsplit("-", 1)[0]}},
+                        "spec": {"nodeName": c.pod_nodes.get(n)},
+                        "status": {"phase": p},
+                    }
+                    for n, p in c.pods.get(ns, {}).items()
+                ]
+                for selector in self.query.get("labelSelector", []):
+                    key, _, value = selector.partition("=")
+                    pods = [i for i in pods if i["metadata"]["labels"].get(key) == value]
+                return 200, {"items": pods}, {}
             if kind == "persistentvolumeclaims":
                 claims = c.claims.get(ns, {})
-                items = [{"metadata": {"name": n}, "status": {"phase": p}} for n, p in claims.items()]
+                items = [
+                    {
+                        "metadata": {"name": n},
+                        "status": {"phase": p}
+                        | ({"capacity": {"storage": c.capacities[n]}} if n in c.capacities else {}),
+                    }
+                    for n, p in claims.items()
+                ]
                 return 200, {"items": items}, {}
             if kind == "secrets" and ns == "messaging" and parts[5] == "rabbitmq-credentials":
                 data = {

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
+from kubernetes.utils import parse_quantity
 
 API_SERVICES: tuple[str, ...] = ("auth", "users", "waste", "recycling", "locations")
 WORKER_QUEUES: tuple[str, ...] = ("q.ai", "q.api", "q.batch", "q.sched")
@@ -44,6 +45,8 @@ class Expected:
             "messaging": tuple(f"rabbitmq-data-rabbitmq-{i}" for i in range(3)),
         }
     )
+    # The capacity a claim's volume must have at least (PostgreSQL's planned 50 Gi).
+    claim_capacity: dict[str, str] = field(default_factory=lambda: {"postgresql-data-postgresql-0": "50Gi"})
 
 
 @dataclass(frozen=True)
@@ -182,6 +185,7 @@ class Verifier:
         running = sorted(str(n["name"]) for n in nodes if n.get("running"))
         want = self.expected.rabbitmq_nodes
         yield Check(tier, f"RabbitMQ cluster of {want}", len(running) == want, f"running: {len(running)}")
+        yield self._rabbitmq_spread(tier, ns, want)
         queues = {q["name"]: q for q in self._rabbitmq_get("/api/queues", auth)}
         for name in ALL_QUEUES:
             q = queues.get(name)
@@ -192,6 +196,16 @@ class Verifier:
             members = len(q.get("members") or [])
             ok = q.get("type") == "quorum" and online == want and members == want
             yield Check(tier, f"queue {name}", ok, f"type={q.get('type')}, {online}/{members} members online")
+
+    def _rabbitmq_spread(self, tier: str, ns: str, want: int) -> Check:
+        """Quorum queues survive the loss of one member only if no two members share a node."""
+        pods = _json(self.core.list_namespaced_pod, ns, label_selector="app.kubernetes.io/name=rabbitmq")[
+            "items"
+        ]
+        nodes = {_name(p): str((p.get("spec") or {}).get("nodeName") or "") for p in pods}
+        distinct = {n for n in nodes.values() if n}
+        detail = ", ".join(f"{pod} on {node or 'no node'}" for pod, node in sorted(nodes.items()))
+        return Check(tier, f"RabbitMQ members on {want} different nodes", len(distinct) == want, detail)
 
     def _rabbitmq_credentials(self) -> tuple[str, str]:
         want = self.expected
@@ -215,11 +229,15 @@ class Verifier:
         yield self._statefulset_check(tier, data, "postgresql", 1)
         yield self._deployment_check(tier, data, "redis")
         for ns, wanted in self.expected.claims.items():
-            found = _json(self.core.list_namespaced_persistent_volume_claim, ns)["items"]
-            claims = {_name(c): _phase(c) for c in found}
+            found = {
+                _name(c): c for c in _json(self.core.list_namespaced_persistent_volume_claim, ns)["items"]
+            }
             for name in wanted:
-                phase = claims.get(name)
+                phase = _phase(found[name]) if name in found else None
                 yield Check(tier, f"PVC {ns}/{name} Bound", phase == "Bound", phase or "missing")
+                minimum = self.expected.claim_capacity.get(name)
+                if minimum is not None:
+                    yield _capacity_check(tier, ns, name, found.get(name), minimum)
 
     def _statefulset_check(self, tier: str, ns: str, name: str, want: int) -> Check:
         label = f"statefulset {ns}/{name} ready {want}/{want}"
@@ -245,9 +263,16 @@ class Verifier:
             yield Check("Ingress", f"/api/v1/{service}", ok, f"HTTP {response.status_code}")
 
 
-def _json(call: Callable[..., Any], *args: str) -> dict[str, Any]:
+def _capacity_check(tier: str, ns: str, name: str, claim: dict[str, Any] | None, minimum: str) -> Check:
+    """The bound volume's real capacity (status), not the size the claim asked for."""
+    capacity = str(((claim or {}).get("status") or {}).get("capacity", {}).get("storage") or "")
+    ok = bool(capacity) and parse_quantity(capacity) >= parse_quantity(minimum)  # type: ignore[no-untyped-call]
+    return Check(tier, f"PVC {ns}/{name} at least {minimum}", ok, f"capacity {capacity or 'unknown'}")
+
+
+def _json(call: Callable[..., Any], *args: str, **params: str) -> dict[str, Any]:
     """Raw JSON instead of the client's models: we read a few fields, and absent ones must not raise."""
-    response = call(*args, _preload_content=False)
+    response = call(*args, _preload_content=False, **params)
     body: dict[str, Any] = json.loads(response.data)
     return body
 

@@ -8,13 +8,20 @@ locals {
 }
 
 # images: scan photos, uploaded straight from the app with pre-signed PUT URLs.
-# backups: etcd snapshots (role etcd_backup), VPC flow logs, the images bucket's access logs.
+# backups: the pgBackRest repository of PostgreSQL (pgbackrest/), etcd snapshots (etcd/), VPC flow logs,
+# the images bucket's access logs. Neither bucket has force_destroy: a non-empty bucket is never deleted.
 resource "aws_s3_bucket" "images" {
   bucket = local.buckets.images
+  lifecycle {
+    prevent_destroy = true
+  }
 }
 
 resource "aws_s3_bucket" "backups" {
   bucket = local.buckets.backups
+  lifecycle {
+    prevent_destroy = true
+  }
 }
 
 locals {
@@ -96,15 +103,36 @@ resource "aws_s3_bucket_lifecycle_configuration" "images" {
   }
 }
 
+# Expiry per prefix. pgbackrest/ has no expiration: pgBackRest expires its own backups and WAL by its
+# retention (a bucket rule could delete a full backup that later differentials still need); its deletes
+# only leave noncurrent versions, removed after a week.
+locals {
+  backup_expiry_days = {
+    etcd             = var.etcd_backup_retention_days
+    "vpc-flow-logs"  = var.log_retention_days
+    "s3-access-logs" = var.log_retention_days
+  }
+}
+
 resource "aws_s3_bucket_lifecycle_configuration" "backups" {
   bucket = aws_s3_bucket.backups.id
+  dynamic "rule" {
+    for_each = local.backup_expiry_days
+    content {
+      id     = "expire-${rule.key}"
+      status = "Enabled"
+      filter {
+        prefix = "${rule.key}/"
+      }
+      expiration {
+        days = rule.value
+      }
+    }
+  }
   rule {
-    id     = "expire-backups"
+    id     = "noncurrent-versions"
     status = "Enabled"
     filter {}
-    expiration {
-      days = var.etcd_backup_retention_days
-    }
     noncurrent_version_expiration {
       noncurrent_days = 7
     }
