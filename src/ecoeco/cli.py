@@ -21,6 +21,7 @@ from ecoeco.domains import DOMAINS, domain_modules
 from ecoeco.observability.logging import configure_logging
 from ecoeco.runtime import Backends, Probe, describe_backends
 from ecoeco.settings import Settings, UnsafeSettingsError, get_settings
+from ecoeco.web import SERVICE as WEB_SERVICE
 
 app = typer.Typer(
     name="ecoeco",
@@ -28,6 +29,10 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+
+
+# Each API domain, and `web`: the web app's files alone (its own Deployment behind the Ingress's `/`).
+SERVICES = (*DOMAINS, WEB_SERVICE)
 
 
 def _settings() -> Settings:
@@ -63,15 +68,15 @@ def up(
 @app.command()
 def serve(
     service: Annotated[
-        str | None, typer.Option(help=f"One of {', '.join(DOMAINS)}; all when omitted.")
+        str | None, typer.Option(help=f"One of {', '.join(SERVICES)}; all when omitted.")
     ] = None,
     host: Annotated[str, typer.Option()] = "0.0.0.0",  # noqa: S104 - a container listens on all interfaces
     port: Annotated[int, typer.Option()] = 8000,
     workers: Annotated[int, typer.Option(help="uvicorn worker processes.")] = 1,
 ) -> None:
     """Serve the API (one service or all) without workers; the shape used on Kubernetes."""
-    if service is not None and service not in DOMAINS:
-        typer.echo(f"unknown service {service!r}; choose from {', '.join(DOMAINS)}", err=True)
+    if service is not None and service not in SERVICES:
+        typer.echo(f"unknown service {service!r}; choose from {', '.join(SERVICES)}", err=True)
         raise typer.Exit(2)
     settings = _settings()
     application = create_app(settings, services=(service,) if service else None)

@@ -156,6 +156,19 @@ async def get_scan(scan_id: uuid.UUID, user: CurrentUser, session: SessionDep) -
     return JSONResponse(view.model_dump(mode="json"), status_code=202, headers={"Retry-After": RETRY_AFTER_S})
 
 
+@router.get(
+    "/scans/{scan_id}/image",
+    response_class=Response,
+    responses={200: {"content": {"image/jpeg": {}}, "description": "A thumbnail of the scan's photo"}},
+)
+async def get_scan_image(
+    scan_id: uuid.UUID, user: CurrentUser, session: SessionDep, backends: BackendsDep
+) -> Response:
+    """A small JPEG of the photo (the stored, metadata-free copy), for history lists."""
+    data = await service.scan_thumbnail(session, backends, user.user_id, scan_id)
+    return Response(data, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=86400"})
+
+
 async def _owned_scan(scan_id: uuid.UUID, user: CurrentUser, backends: BackendsDep) -> uuid.UUID:
     # A dependency, not code in the stream: once streaming starts it is too late to answer 404.
     await service.ensure_owner(backends, user.user_id, scan_id)

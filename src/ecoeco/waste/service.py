@@ -32,7 +32,7 @@ from ecoeco.runtime import Backends
 from ecoeco.storage import ObjectNotFound
 from ecoeco.storage.base import S3Storage
 from ecoeco.waste import progress, repository, uploads
-from ecoeco.waste.images import ImageLimits, PreparedImage, hamming
+from ecoeco.waste.images import ImageLimits, PreparedImage, hamming, thumbnail
 from ecoeco.waste.models import ConfirmedImage, Feedback, Scan, Upload
 from ecoeco.waste.rules import Verdict, compose_result, knowledge_base, resolve
 from ecoeco.waste.schemas import (
@@ -44,6 +44,7 @@ from ecoeco.waste.schemas import (
     ScanSummary,
     ScanView,
     UploadTarget,
+    image_url,
 )
 
 log = structlog.get_logger(__name__)
@@ -303,6 +304,21 @@ async def get_scan(session: AsyncSession, user_id: uuid.UUID, scan_id: uuid.UUID
     return to_view(scan, feedback)
 
 
+async def scan_thumbnail(
+    session: AsyncSession, backends: Backends, user_id: uuid.UUID, scan_id: uuid.UUID
+) -> bytes:
+    scan = await repository.get_user_scan(session, user_id, scan_id)
+    if scan is None:
+        raise NotFound("No such scan.", code="scan-not-found")
+    if scan.image_key is None:
+        raise NotFound("This scan has no photo.", code="scan-image-not-found")
+    try:
+        data = await backends.storage.get(scan.image_key)
+    except ObjectNotFound as exc:
+        raise NotFound("The photo of this scan is no longer kept.", code="scan-image-not-found") from exc
+    return await asyncio.to_thread(thumbnail, data)
+
+
 def to_view(scan: Scan, feedback: Feedback | None = None) -> ScanView:
     error = ScanError(code=scan.error_code, message=scan.error_message or "") if scan.error_code else None
     return ScanView(
@@ -317,6 +333,7 @@ def to_view(scan: Scan, feedback: Feedback | None = None) -> ScanView:
         result=scan.result,
         error=error,
         feedback=_feedback_view(feedback) if feedback else None,
+        image_url=image_url(scan.id) if scan.image_key else None,
     )
 
 
@@ -475,6 +492,8 @@ def _summary(scan: Scan) -> ScanSummary:
         middle=scan.middle,
         item_id=scan.item_id,
         title=title,
+        question=scan.question,
+        image_url=image_url(scan.id) if scan.image_key else None,
     )
 
 
