@@ -70,18 +70,28 @@ export function itemName(item) {
 
 const squash = (text) => text.toLowerCase().replace(/\s+/g, '');
 
-// The server's search knows Korean particles, spacing and synonyms; offline we fall back to a plain
-// substring match over the names we have.
+// The server's search knows Korean particles, spacing and synonyms; offline we fall back to substring
+// matches over the names we have, names before synonyms and prefixes before the rest.
+function localScore(item, needle) {
+  let best = 0;
+  for (const [names, weight] of [[[item.name_ko, item.name_en], 2], [item.synonyms, 1]]) {
+    for (const name of names.map(squash)) {
+      if (name === needle) best = Math.max(best, weight * 3);
+      else if (name.startsWith(needle)) best = Math.max(best, weight * 2);
+      else if (name.includes(needle)) best = Math.max(best, weight);
+    }
+  }
+  return best;
+}
+
 export async function searchItems(q, { limit = 8, signal } = {}) {
   try {
     return (await api(`/recycling/items${query({ q, limit })}`, { signal })).items;
   } catch (error) {
     if (error.name === 'AbortError' || (error.code !== 'offline' && error.code !== 'network')) throw error;
     const needle = squash(q);
-    const items = await allItems();
-    return items
-      .filter((item) => [item.name_ko, item.name_en, ...item.synonyms].some((name) => squash(name).includes(needle)))
-      .slice(0, limit);
+    const scored = (await allItems()).map((item) => [localScore(item, needle), item]).filter(([score]) => score > 0);
+    return scored.sort((a, b) => b[0] - a[0]).slice(0, limit).map(([, item]) => item);
   }
 }
 

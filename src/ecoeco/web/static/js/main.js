@@ -94,6 +94,7 @@ async function boot() {
   if (next && next !== '/') history.replaceState(null, '', next);
   await start();
   updateTabs(currentTab());
+  performance.mark('ecoeco:interactive'); // the first screen is drawn and answers input
 }
 
 boot();

@@ -51,7 +51,7 @@ export async function placesView(main, _params, ctx) {
       h('h2', { id: 'places-results', class: 'visually-hidden' }, t('places.title')), status, results),
   );
 
-  const search = async () => {
+  const search = async ({ reveal = false } = {}) => {
     const origin = remembered.origin;
     if (!origin) return;
     error.textContent = '';
@@ -63,6 +63,8 @@ export async function placesView(main, _params, ctx) {
       status.textContent = `${where} · ${t('places.count', { n: page.items.length })}`;
       results.replaceChildren(...page.items.map((point) => placeCard(point, label)));
       if (!page.items.length) results.append(h('li', { class: 'empty' }, t('places.none')));
+      // On a phone the list starts below the search card: bring it into view after a new search.
+      if (reveal) status.scrollIntoView({ block: 'start' });
     } catch (failure) {
       if (failure.name === 'AbortError') return;
       error.textContent = errorMessage(failure);
@@ -82,7 +84,7 @@ export async function placesView(main, _params, ctx) {
       (position) => {
         locate.disabled = false;
         remembered.origin = { lat: position.coords.latitude, lon: position.coords.longitude, name: null };
-        search();
+        search({ reveal: true });
       },
       (failure) => {
         locate.disabled = false;
@@ -109,7 +111,7 @@ export async function placesView(main, _params, ctx) {
       }
       const [first] = found.items;
       remembered.origin = { lat: first.lat, lon: first.lon, name: first.name };
-      await search();
+      await search({ reveal: true });
     } catch (failure) {
       if (failure.name !== 'AbortError') error.textContent = errorMessage(failure);
     }
@@ -127,7 +129,10 @@ export async function placesView(main, _params, ctx) {
 
 function openState(today) {
   if (!today) return { text: t('places.hoursUnknown'), state: 'unknown' };
-  const hours = today.hours === null ? null : today.hours.length ? t('places.today', { hours: today.hours.join(', ') }) : t('places.closedToday');
+  let hours = null;
+  if (today.hours?.length === 1 && today.hours[0] === '00:00-24:00') hours = t('places.allDay');
+  else if (today.hours?.length) hours = t('places.today', { hours: today.hours.join(', ') });
+  else if (today.hours) hours = t('places.closedToday');
   const now = today.open_now === true ? t('places.openNowYes') : today.open_now === false ? t('places.openNowNo') : t('places.openUnknown');
   const state = today.open_now === true ? 'open' : today.open_now === false ? 'closed' : 'unknown';
   return { text: [now, hours, today.note].filter(Boolean).join(' · '), state };

@@ -253,7 +253,7 @@ export async function scanView(main, { id }, ctx) {
 function progressPanel(view) {
   const bar = h('progress', { max: 100, value: view.progress, 'aria-labelledby': 'progress-label' });
   const items = new Map(STAGES.map((stage) => [stage,
-    h('li', { class: 'stage' }, h('span', { class: 'stage-mark', 'aria-hidden': 'true' }),
+    h('li', { class: 'stage' }, h('span', { class: 'stage-mark', 'aria-hidden': 'true' }, icon('check')),
       h('span', { class: 'stage-name' }, t(`stage.${stage}`)), h('span', { class: 'visually-hidden stage-state' }))]));
   const live = h('p', { class: 'status-line', role: 'status' });
   const note = h('p', { class: 'notice', hidden: true, role: 'status' });
