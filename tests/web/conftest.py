@@ -53,7 +53,7 @@ expect.set_options(timeout=30_000)
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if item.path.parent == Path(__file__).parent:
+        if "web" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.xdist_group("web-browser"))
 
 
@@ -138,7 +138,9 @@ class Web:
             **options,
         )
         self.contexts.append(context)
-        page = context.new_page()
+        return self.watch(context.new_page())
+
+    def watch(self, page: Page) -> Page:
         page.on("pageerror", lambda error: self.problems.append(f"uncaught: {error}"))
         page.on("console", self._console)
         return page

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from typing import Any
 
 import numpy as np
 import pytest
@@ -30,11 +31,11 @@ def test_a_photo_the_model_is_not_sure_about(web: Web) -> None:
     page = web.page()
     web.sign_in(page)
     original = big_astronaut()
-    announced: list[dict[str, object]] = []
+    announced: list[dict[str, Any]] = []
 
     def on_request(request: Request) -> None:
         if request.method == "POST" and request.url.endswith("/api/v1/waste/uploads"):
-            announced.append(request.post_data_json)
+            announced.append(request.post_data_json or {})
 
     page.on("request", on_request)
     files: list[FilePayload] = [{"name": "astronaut.jpg", "mimeType": "image/jpeg", "buffer": original}]
