@@ -148,7 +148,9 @@ def test_ingress_routes_each_api_prefix_to_its_service(prod: list[dict[str, Any]
     assert ingress["metadata"]["annotations"]["alb.ingress.kubernetes.io/certificate-arn"].startswith(
         "arn:aws:acm:"
     )
-    routes = [(p["path"], p["backend"]["service"]["name"]) for p in ingress["spec"]["rules"][0]["http"]["paths"]]
+    routes = [
+        (p["path"], p["backend"]["service"]["name"]) for p in ingress["spec"]["rules"][0]["http"]["paths"]
+    ]
     # The web app takes whatever no API prefix claims, so it comes last.
     assert routes == [*((f"/api/v1/{s}", f"{s}-api") for s in API_SERVICES), ("/", "web-api")]
     services = of_kind(prod, "Service")

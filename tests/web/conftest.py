@@ -2,6 +2,10 @@
 
 One browser per test session and one server stack per backend (started on first use), each behind a
 test proxy (see stack.Proxy). All browser tests share one xdist group, so they run on one worker.
+
+Playwright's sync API marks its event loop as running in the thread that uses it, between calls too,
+which would break every asyncio test that runs after it in the same process. So the browser lives on a
+thread of its own, and browser tests run their bodies there (pytest_pyfunc_call below).
 Every screen is checked with axe-core (no serious or critical violation) and photographed at phone and
 desktop size into build/test-artifacts/web/<backend>/ (or $ECOECO_TEST_ARTIFACTS).
 """
@@ -12,10 +16,11 @@ import os
 import re
 import signal
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
@@ -49,6 +54,7 @@ ARTIFACTS = Path(os.environ.get("ECOECO_TEST_ARTIFACTS", REPO / "build" / "test-
 BLOCKING_IMPACTS = frozenset({"serious", "critical"})
 
 expect.set_options(timeout=30_000)
+T = TypeVar("T")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -57,22 +63,46 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.xdist_group("web-browser"))
 
 
+class BrowserThread:
+    """The one thread that creates and drives the browser."""
+
+    def __init__(self) -> None:
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="playwright")
+
+    def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return self.pool.submit(fn, *args, **kwargs).result()
+
+
 @pytest.fixture(scope="session")
-def playwright_driver() -> Iterator[Playwright]:
+def browser_thread() -> Iterator[BrowserThread]:
+    thread = BrowserThread()
+    yield thread
+    thread.pool.shutdown(wait=True)
+
+
+@pytest.fixture(scope="session")
+def browser(browser_thread: BrowserThread) -> Iterator[Browser]:
     if not Path(CHROMIUM).exists():
         message = f"{CHROMIUM} is missing: install Debian's chromium (scripts/install-system-packages.sh)"
         if services.IN_CI:
             pytest.fail(message, pytrace=False)
         pytest.skip(message)
-    with sync_playwright() as driver:
-        yield driver
-
-
-@pytest.fixture(scope="session")
-def browser(playwright_driver: Playwright) -> Iterator[Browser]:
-    chromium = playwright_driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    driver: Playwright = browser_thread.run(lambda: sync_playwright().start())
+    chromium = browser_thread.run(driver.chromium.launch, executable_path=CHROMIUM, args=CHROMIUM_ARGS)
     yield chromium
-    chromium.close()
+    browser_thread.run(chromium.close)
+    browser_thread.run(driver.stop)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    """Run a browser test's body on the browser's thread."""
+    if "web" not in pyfuncitem.fixturenames:
+        return None
+    thread: BrowserThread = pyfuncitem._request.getfixturevalue("browser_thread")
+    arguments = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
+    thread.run(pyfuncitem.obj, **arguments)
+    return True
 
 
 class Stacks:
@@ -187,11 +217,11 @@ class Web:
 
 
 @pytest.fixture
-def web(browser: Browser, web_stacks: Stacks, backend: str) -> Iterator[Web]:
+def web(browser: Browser, browser_thread: BrowserThread, web_stacks: Stacks, backend: str) -> Iterator[Web]:
     stack, proxy = web_stacks.get(backend)
     session = Web(browser, stack, proxy, backend)
     yield session
-    session.close()
+    browser_thread.run(session.close)
     assert not session.problems, "\n".join(session.problems)
 
 

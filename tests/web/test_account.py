@@ -42,7 +42,7 @@ def test_nickname_language_and_deleting_the_account(web: Web) -> None:
     web.screen(page, "result-english")
     page.reload()
     expect(page.get_by_role("heading", name="How to dispose of it")).to_be_visible()
-    page.get_by_role("button", name="한국어로 보기").click()
+    page.get_by_role("button", name="한국어로 보기").press("Enter")  # the header switch, by keyboard
     expect(page.get_by_role("navigation").get_by_role("link", name="내 정보")).to_be_visible()
 
     # Delete the account, after a confirmation: the person is signed out and the session is gone.

@@ -4,13 +4,24 @@ service worker has saved the rules."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Page, expect
 
 from tests.web.conftest import Web
 
 pytestmark = pytest.mark.embedded_only
+
+
+def open_guide(page: Page, category: str, item: str, on_category: Callable[[], None] = lambda: None) -> None:
+    """Categories → a category's items → one item's guide, by tapping links."""
+    page.get_by_role("link", name=re.compile(f"^{category} ")).click()
+    expect(page.get_by_role("heading", level=1, name=category)).to_be_visible()
+    on_category()
+    page.get_by_role("link", name=item, exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text(item)
+    assert page.locator("ol.steps li").count() >= 1
 
 
 def test_browse_search_and_read_the_rules_offline(web: Web) -> None:
@@ -21,12 +32,7 @@ def test_browse_search_and_read_the_rules_offline(web: Web) -> None:
     expect(page.get_by_role("status").filter(has_text="오프라인에서도 볼 수 있어요.")).to_be_visible()
     web.screen(page, "rules")
 
-    page.get_by_role("link", name=re.compile(r"^종이팩 ")).click()
-    expect(page.get_by_role("heading", level=1, name="종이팩")).to_be_visible()
-    web.screen(page, "rules-category")
-    page.get_by_role("link", name="우유팩").click()
-    expect(page.get_by_role("heading", level=1)).to_contain_text("우유팩")
-    assert page.locator("ol.steps li").count() >= 2
+    open_guide(page, "종이팩", "우유팩", lambda: web.screen(page, "rules-category"))
     web.screen(page, "rules-item")
 
     page.get_by_role("navigation").get_by_role("link", name="배출 규칙").click()
@@ -40,11 +46,7 @@ def test_browse_search_and_read_the_rules_offline(web: Web) -> None:
     try:
         page.reload()
         expect(page.get_by_role("status").filter(has_text="오프라인이에요")).to_be_visible()
-        page.get_by_role("link", name=re.compile(r"^유리병 ")).click()
-        expect(page.get_by_role("heading", level=1, name="유리병")).to_be_visible()
-        page.get_by_role("link", name="소주병").click()
-        expect(page.get_by_role("heading", level=1)).to_contain_text("소주병")
-        assert page.locator("ol.steps li").count() >= 1
+        open_guide(page, "유리병", "소주병")
         web.screen(page, "rules-offline")
         # Search falls back to the saved catalogue.
         page.get_by_role("navigation").get_by_role("link", name="배출 규칙").click()

@@ -439,6 +439,46 @@ function sendFeedback(view, body) {
   return api(`/waste/scans/${encodeURIComponent(view.id)}/feedback`, { method: 'POST', json: body });
 }
 
+function guideLink(item, cls) {
+  return h('p', {}, h('a', { href: `/rules/items/${encodeURIComponent(item.id)}`, class: cls },
+    t('feedback.guideOf', { name: itemName(item) })));
+}
+
+// "It is this item": a type-ahead and a button that send the correction as feedback on the scan, which
+// also teaches the photo (for this person) for next time.
+function correctionForm(view, { hidden = false, primary = true, onSent }) {
+  const error = h('p', { class: 'form-error', role: 'alert' });
+  let chosen = null;
+  const combo = itemCombobox({
+    label: t('feedback.pickLabel'),
+    hint: t('feedback.pickHint'),
+    onSelect: (item) => {
+      chosen = item;
+      error.textContent = '';
+    },
+  });
+  const send = h('button', { type: 'submit', class: primary ? 'button primary' : 'button' }, t('feedback.send'));
+  const form = h('form', { class: 'correction stack', hidden, novalidate: true }, combo.element, error, send);
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    if (!chosen) {
+      error.textContent = t('feedback.pickFirst');
+      combo.input.focus();
+      return;
+    }
+    send.disabled = true;
+    error.textContent = '';
+    try {
+      await sendFeedback(view, { correct: false, item_id: chosen.id });
+      onSent(chosen);
+    } catch (failure) {
+      error.textContent = errorMessage(failure);
+      send.disabled = false;
+    }
+  });
+  return { form, focus: () => combo.input.focus() };
+}
+
 function feedbackSection(view) {
   const status = h('p', { class: 'status-line', role: 'status' });
   const box = h('section', { class: 'feedback', 'aria-labelledby': 'feedback-heading' },
@@ -458,26 +498,18 @@ function feedbackSection(view) {
   const wrong = h('button', { type: 'button', class: 'button', 'aria-expanded': 'false', 'aria-controls': 'correction' },
     icon('x'), h('span', {}, t('feedback.wrong')));
   const buttons = h('div', { class: 'button-row' }, right, wrong);
-  let chosen = null;
-  const combo = itemCombobox({
-    label: t('feedback.pickLabel'),
-    hint: t('feedback.pickHint'),
-    onSelect: (item) => {
-      chosen = item;
-      error.textContent = '';
-    },
-  });
-  const send = h('button', { type: 'submit', class: 'button primary' }, t('feedback.send'));
-  const correction = h('form', { id: 'correction', class: 'correction', hidden: true, novalidate: true }, combo.element, send);
   const done = (message, item) => {
     buttons.remove();
-    correction.remove();
+    correction.form.remove();
+    error.remove();
     status.textContent = message;
-    if (item) {
-      box.append(h('p', {}, h('a', { href: `/rules/items/${encodeURIComponent(item.id)}` },
-        t('feedback.guideOf', { name: itemName(item) }))));
-    }
+    if (item) box.append(guideLink(item));
   };
+  const correction = correctionForm(view, {
+    hidden: true,
+    onSent: (item) => done(t(view.image_url ? 'feedback.thanksWrong' : 'feedback.thanksWrongNoPhoto', { name: itemName(item) }), item),
+  });
+  correction.form.id = 'correction';
   right.addEventListener('click', async () => {
     right.disabled = true;
     try {
@@ -489,28 +521,11 @@ function feedbackSection(view) {
     }
   });
   wrong.addEventListener('click', () => {
-    correction.hidden = false;
+    correction.form.hidden = false;
     wrong.setAttribute('aria-expanded', 'true');
-    combo.input.focus();
+    correction.focus();
   });
-  correction.addEventListener('submit', async (event) => {
-    event.preventDefault();
-    if (!chosen) {
-      error.textContent = t('feedback.pickFirst');
-      combo.input.focus();
-      return;
-    }
-    send.disabled = true;
-    try {
-      await sendFeedback(view, { correct: false, item_id: chosen.id });
-      const key = view.image_url ? 'feedback.thanksWrong' : 'feedback.thanksWrongNoPhoto';
-      done(t(key, { name: itemName(chosen) }), chosen);
-    } catch (failure) {
-      error.textContent = errorMessage(failure);
-      send.disabled = false;
-    }
-  });
-  box.append(buttons, correction, error, status);
+  box.append(buttons, error, correction.form, status);
   return box;
 }
 
@@ -544,30 +559,12 @@ function unsureCard(view) {
   });
 
   const pickStatus = h('p', { class: 'status-line', role: 'status' });
-  const pickError = h('p', { class: 'form-error', role: 'alert' });
-  let chosen = null;
-  const combo = itemCombobox({ label: t('feedback.pickLabel'), hint: t('feedback.pickHint'), onSelect: (item) => { chosen = item; } });
-  const pickButton = h('button', { type: 'submit', class: 'button' }, t('feedback.send'));
-  const pickForm = h('form', { class: 'stack', novalidate: true }, combo.element, pickError, pickButton, pickStatus);
-  pickForm.addEventListener('submit', async (event) => {
-    event.preventDefault();
-    if (!chosen) {
-      pickError.textContent = t('feedback.pickFirst');
-      combo.input.focus();
-      return;
-    }
-    pickButton.disabled = true;
-    pickError.textContent = '';
-    try {
-      // Naming the item teaches this photo (for this person) and leads to its guide.
-      await sendFeedback(view, { correct: false, item_id: chosen.id });
-      pickStatus.textContent = t('unsure.picked', { name: itemName(chosen) });
-      pickForm.append(h('p', {}, h('a', { href: `/rules/items/${encodeURIComponent(chosen.id)}`, class: 'button primary' },
-        t('feedback.guideOf', { name: itemName(chosen) }))));
-    } catch (failure) {
-      pickError.textContent = errorMessage(failure);
-      pickButton.disabled = false;
-    }
+  const pick = correctionForm(view, {
+    primary: false,
+    onSent: (item) => {
+      pickStatus.textContent = t('unsure.picked', { name: itemName(item) });
+      pickStatus.after(guideLink(item, 'button primary'));
+    },
   });
 
   return h('article', { class: 'card result-card unsure' },
@@ -577,7 +574,7 @@ function unsureCard(view) {
     h('section', { class: 'result-section', 'aria-labelledby': 'describe-heading' },
       h('h2', { id: 'describe-heading' }, t('unsure.describeTitle')), describeForm),
     h('section', { class: 'result-section', 'aria-labelledby': 'pick-heading' },
-      h('h2', { id: 'pick-heading' }, t('unsure.pick')), pickForm),
+      h('h2', { id: 'pick-heading' }, t('unsure.pick')), pick.form, pickStatus),
   );
 }
 
