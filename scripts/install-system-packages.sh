@@ -13,6 +13,8 @@ PACKAGES=(
   python3-apt  # ansible's apt module in the check-mode run of deploy/ansible (make deploy-check)
   hey  # load generator of benchmarks/bench_auth.py
   wrk  # load generator of benchmarks/bench_locations.py (a Lua script varies the query points)
+  chromium  # the browser the web app's tests drive (Playwright; its own browser download is not used)
+  fonts-noto-cjk  # Korean glyphs in the browser tests' screenshots
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -20,6 +20,8 @@ from ecoeco.ops.endpoints import router as ops_router
 from ecoeco.runtime import Backends
 from ecoeco.settings import Settings, get_settings
 from ecoeco.storage.local import router as local_storage_router
+from ecoeco.web import SERVICE as WEB_SERVICE
+from ecoeco.web import mount as mount_web
 
 # Hooks run inside the lifespan after the backends exist (e.g. embedded workers); registered by `ecoeco up`.
 LifespanHook = Callable[[FastAPI], Awaitable[Callable[[], Awaitable[None]]]]
@@ -53,6 +55,8 @@ def create_app(
         version=__version__,
         summary="Scan an item, learn how to dispose of it under Korean 분리배출 rules.",
         lifespan=lifespan,
+        docs_url=None,  # ecoeco.web serves /docs from local files, under a strict CSP
+        redoc_url=None,
     )
     install_error_handlers(app)
     app.add_exception_handler(sqlalchemy.exc.OperationalError, _dependency_down("database"))
@@ -70,6 +74,7 @@ def create_app(
             # Mounted straight on the app (not under a shared /api/v1 router): one level less of
             # router matching on every request.
             app.include_router(module.router, prefix=API_PREFIX)
+    mount_web(app, settings, ui=services is None or WEB_SERVICE in wanted)
     return app
 
 

@@ -24,6 +24,7 @@ from ecoeco.ops import cli as ops_cli
 from ecoeco.runtime import Backends, Probe, describe_backends
 from ecoeco.settings import Settings
 from ecoeco.startup import load_settings
+from ecoeco.web import SERVICE as WEB_SERVICE
 
 app = typer.Typer(
     name="ecoeco",
@@ -31,6 +32,10 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+
+
+# Each API domain, and `web`: the web app's files alone (its own Deployment behind the Ingress's `/`).
+SERVICES = (*DOMAINS, WEB_SERVICE)
 
 
 @app.command()
@@ -50,15 +55,15 @@ def up(
 @app.command()
 def serve(
     service: Annotated[
-        str | None, typer.Option(help=f"One of {', '.join(DOMAINS)}; all when omitted.")
+        str | None, typer.Option(help=f"One of {', '.join(SERVICES)}; all when omitted.")
     ] = None,
     host: Annotated[str, typer.Option()] = "0.0.0.0",  # noqa: S104 - a container listens on all interfaces
     port: Annotated[int, typer.Option()] = 8000,
     workers: Annotated[int, typer.Option(help="uvicorn worker processes.")] = 1,
 ) -> None:
     """Serve the API (one service or all) without workers; the shape used on Kubernetes."""
-    if service is not None and service not in DOMAINS:
-        typer.echo(f"unknown service {service!r}; choose from {', '.join(DOMAINS)}", err=True)
+    if service is not None and service not in SERVICES:
+        typer.echo(f"unknown service {service!r}; choose from {', '.join(SERVICES)}", err=True)
         raise typer.Exit(2)
     settings = load_settings()
     application = create_app(settings, services=(service,) if service else None)

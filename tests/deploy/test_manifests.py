@@ -57,7 +57,7 @@ def test_every_deployment_verify_expects_exists_with_its_command(prod: list[dict
     deployments = of_kind(prod, "Deployment")
     for name in Expected().deployments:
         assert name in deployments, name
-    for service in API_SERVICES:
+    for service in (*API_SERVICES, "web"):
         args = deployments[f"{service}-api"]["spec"]["template"]["spec"]["containers"][0]["args"]
         assert args[:3] == ["serve", "--service", service]
     for queue in WORKER_QUEUES:
@@ -104,7 +104,7 @@ def test_each_worker_queue_scales_on_its_own_queue(prod: list[dict[str, Any]]) -
         assert trigger["metadata"]["queueName"] == "q." + target.removesuffix("-worker")
         assert trigger["authenticationRef"]["name"] in of_kind(prod, "TriggerAuthentication")
     hpas = {h["spec"]["scaleTargetRef"]["name"] for h in of_kind(prod, "HorizontalPodAutoscaler").values()}
-    assert hpas == {f"{s}-api" for s in API_SERVICES}
+    assert hpas == {f"{s}-api" for s in (*API_SERVICES, "web")}
 
 
 def test_exactly_one_beat_that_never_overlaps(prod: list[dict[str, Any]]) -> None:
@@ -195,10 +195,13 @@ def test_ingress_routes_each_api_prefix_to_its_service(prod: list[dict[str, Any]
     assert (
         ingress["metadata"]["annotations"]["alb.ingress.kubernetes.io/security-groups"] == "ecoeco-prod-alb"
     )
-    paths = {p["path"]: p["backend"]["service"]["name"] for p in ingress["spec"]["rules"][0]["http"]["paths"]}
-    assert paths == {f"/api/v1/{s}": f"{s}-api" for s in API_SERVICES}
+    routes = [
+        (p["path"], p["backend"]["service"]["name"]) for p in ingress["spec"]["rules"][0]["http"]["paths"]
+    ]
+    # The web app takes whatever no API prefix claims, so it comes last.
+    assert routes == [*((f"/api/v1/{s}", f"{s}-api") for s in API_SERVICES), ("/", "web-api")]
     services = of_kind(prod, "Service")
-    assert all(services[f"{s}-api"]["spec"]["type"] == "NodePort" for s in API_SERVICES)
+    assert all(services[f"{s}-api"]["spec"]["type"] == "NodePort" for s in (*API_SERVICES, "web"))
 
 
 @pytest.mark.parametrize("target", ["argocd/apps"])

@@ -24,7 +24,15 @@ from ecoeco.auth.providers.base import with_query
 from ecoeco.auth.providers.dev import DevProvider
 from ecoeco.auth.ratelimit import rate_limited
 from ecoeco.auth.runtime import AuthRuntime, auth_runtime
-from ecoeco.auth.schemas import CHALLENGE_PATTERN, AuthorizationOut, Jwks, RefreshIn, TokenIn, TokenOut
+from ecoeco.auth.schemas import (
+    CHALLENGE_PATTERN,
+    AuthorizationOut,
+    Jwks,
+    ProvidersOut,
+    RefreshIn,
+    TokenIn,
+    TokenOut,
+)
 from ecoeco.auth.sessions import IssuedTokens
 from ecoeco.auth.tokens import csrf_token
 from ecoeco.core.api import API_PREFIX
@@ -87,6 +95,13 @@ def _token_out(tokens: IssuedTokens, *, new_user: bool = False) -> dict[str, obj
 async def jwks(runtime: RuntimeDep, response: Response) -> dict[str, object]:
     response.headers["Cache-Control"] = "public, max-age=300"
     return runtime.tokens.keys.jwks()
+
+
+@router.get("/providers", response_model=ProvidersOut, summary="Sign-in providers enabled here")
+async def providers(runtime: RuntimeDep) -> JSONResponse:
+    # For sign-in screens: show a button only for a provider that is configured.
+    body = ProvidersOut(providers=list(runtime.providers))
+    return JSONResponse(body.model_dump(), headers={"Cache-Control": "public, max-age=300"})
 
 
 @router.post(

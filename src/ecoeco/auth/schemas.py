@@ -18,6 +18,10 @@ class AuthorizationOut(BaseModel):
     expires_in: int
 
 
+class ProvidersOut(BaseModel):
+    providers: list[str] = Field(description="Enabled sign-in providers, in the order to show them.")
+
+
 class TokenIn(BaseModel):
     """Mobile apps: what the provider sent to the app's redirect URI, plus the app's PKCE verifier."""
 

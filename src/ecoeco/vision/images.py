@@ -40,6 +40,7 @@ pillow_heif.register_heif_opener()
 OUTPUT_TYPE: Final = "image/jpeg"
 JPEG_QUALITY: Final = 85
 DEFAULT_MAX_EDGE: Final = 1280
+THUMBNAIL_EDGE: Final = 320  # a list row's picture at up to 4x its 80 CSS pixels
 
 # Sniffed type -> the only Pillow decoder allowed to open it.
 _DECODERS: Final = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP", "image/heic": "HEIF"}
@@ -185,6 +186,17 @@ def _pixels_only(im: Image.Image) -> Image.Image:
     rgb = im.convert("RGB")
     rgb.info.clear()  # convert() copies metadata (EXIF, XMP, ICC …); the output must not carry it
     return rgb
+
+
+def thumbnail(data: bytes, edge: int = THUMBNAIL_EDGE) -> bytes:
+    """A small JPEG of a stored scan image (already one of ours: metadata-free, at most 1280 pixels)."""
+    with Image.open(io.BytesIO(data), formats=["JPEG"]) as im:
+        im.draft("RGB", (edge, edge))  # decode at 1/2, 1/4 or 1/8 scale when that is enough
+        small = im.convert("RGB")
+    small.thumbnail((edge, edge), Image.Resampling.LANCZOS)
+    out = io.BytesIO()
+    small.save(out, format="JPEG", quality=80)
+    return out.getvalue()
 
 
 @cache

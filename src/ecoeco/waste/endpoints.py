@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Request, status
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from starlette.datastructures import UploadFile
 
@@ -130,6 +130,19 @@ async def get_scan(scan_id: uuid.UUID, user: CurrentUser, session: SessionDep) -
     if view.status in progress.TERMINAL:
         return JSONResponse(view.model_dump(mode="json"))
     return JSONResponse(view.model_dump(mode="json"), status_code=202, headers={"Retry-After": RETRY_AFTER_S})
+
+
+@router.get(
+    "/scans/{scan_id}/image",
+    response_class=Response,
+    responses={200: {"content": {"image/jpeg": {}}, "description": "A thumbnail of the scan's photo"}},
+)
+async def get_scan_image(
+    scan_id: uuid.UUID, user: CurrentUser, session: SessionDep, backends: BackendsDep
+) -> Response:
+    """A small JPEG of the photo (the stored, metadata-free copy), for history lists."""
+    data = await scans.scan_thumbnail(session, backends, user.user_id, scan_id)
+    return Response(data, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=86400"})
 
 
 async def _owned_scan(scan_id: uuid.UUID, user: CurrentUser, backends: BackendsDep) -> uuid.UUID:

@@ -8,8 +8,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ecoeco.core.api import API_PREFIX
+
 ContentType = Literal["image/jpeg", "image/png", "image/webp", "image/heic", "image/heif"]
 ScanStatus = Literal["queued", "processing", "done", "failed"]
+SCANS_PATH = f"{API_PREFIX}/waste/scans"
+
+
+def image_url(scan_id: uuid.UUID) -> str:
+    return f"{SCANS_PATH}/{scan_id}/image"
 
 
 class UploadRequest(BaseModel):
@@ -61,6 +68,7 @@ class ScanView(BaseModel):
     )
     error: ScanError | None = None
     feedback: FeedbackView | None = None
+    image_url: str | None = Field(default=None, description="A small JPEG of the photo, if there was one.")
 
 
 class ScanSummary(BaseModel):
@@ -71,6 +79,8 @@ class ScanSummary(BaseModel):
     middle: str | None
     item_id: str | None
     title: str | None = Field(default=None, description="Short name of what was recognised.")
+    question: str | None = None
+    image_url: str | None = Field(default=None, description="A small JPEG of the photo, if there was one.")
 
 
 class FeedbackCreate(BaseModel):

@@ -13,7 +13,7 @@ from ecoeco.core.pagination import InvalidCursor, Page, keyset_page, read_keyset
 from ecoeco.db.base import as_utc
 from ecoeco.waste import repository
 from ecoeco.waste.models import Scan
-from ecoeco.waste.schemas import CategoryCount, ScanStats, ScanSummary
+from ecoeco.waste.schemas import CategoryCount, ScanStats, ScanSummary, image_url
 
 
 async def history(
@@ -43,6 +43,8 @@ def _summary(scan: Scan) -> ScanSummary:
         middle=scan.middle,
         item_id=scan.item_id,
         title=title,
+        question=scan.question,
+        image_url=image_url(scan.id) if scan.image_key else None,
     )
 
 

@@ -22,12 +22,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ecoeco.core.errors import Conflict, NotFound, Unprocessable
 from ecoeco.queue import enqueue
 from ecoeco.runtime import Backends
-from ecoeco.vision.images import ImageLimits, PreparedImage, hamming
+from ecoeco.storage import ObjectNotFound
+from ecoeco.vision.images import ImageLimits, PreparedImage, hamming, thumbnail
 from ecoeco.waste import progress, repository
 from ecoeco.waste.models import Feedback, Scan, hash_bands
 from ecoeco.waste.progress import Step
 from ecoeco.waste.rules import Verdict, finish
-from ecoeco.waste.schemas import ScanError, ScanView
+from ecoeco.waste.schemas import ScanError, ScanView, image_url
 from ecoeco.waste.service.feedback import feedback_view
 from ecoeco.waste.service.uploads import take_upload
 from ecoeco.waste.tasks import analyze_scan
@@ -151,6 +152,21 @@ async def get_scan(session: AsyncSession, user_id: uuid.UUID, scan_id: uuid.UUID
     return to_view(scan, feedback)
 
 
+async def scan_thumbnail(
+    session: AsyncSession, backends: Backends, user_id: uuid.UUID, scan_id: uuid.UUID
+) -> bytes:
+    scan = await repository.get_user_scan(session, user_id, scan_id)
+    if scan is None:
+        raise NotFound("No such scan.", code="scan-not-found")
+    if scan.image_key is None:
+        raise NotFound("This scan has no photo.", code="scan-image-not-found")
+    try:
+        data = await backends.storage.get(scan.image_key)
+    except ObjectNotFound as exc:
+        raise NotFound("The photo of this scan is no longer kept.", code="scan-image-not-found") from exc
+    return await asyncio.to_thread(thumbnail, data)
+
+
 def to_view(scan: Scan, feedback: Feedback | None = None) -> ScanView:
     error = ScanError(code=scan.error_code, message=scan.error_message or "") if scan.error_code else None
     return ScanView(
@@ -165,6 +181,7 @@ def to_view(scan: Scan, feedback: Feedback | None = None) -> ScanView:
         result=scan.result,
         error=error,
         feedback=feedback_view(feedback) if feedback else None,
+        image_url=image_url(scan.id) if scan.image_key else None,
     )
 
 
