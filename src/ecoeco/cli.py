@@ -17,7 +17,7 @@ import uvicorn
 from ecoeco.app import LifespanHook, create_app
 from ecoeco.db.engine import Database
 from ecoeco.db.migrate import upgrade
-from ecoeco.domains import DOMAINS, domain_modules
+from ecoeco.domains import DOMAINS, BundledDataError, domain_modules
 from ecoeco.observability.logging import configure_logging
 from ecoeco.runtime import Backends, Probe, describe_backends
 from ecoeco.settings import Settings, UnsafeSettingsError, get_settings
@@ -53,7 +53,7 @@ def up(
 ) -> None:
     """Run the whole system in one process: APIs, workers and scheduler (embedded mode)."""
     settings = _settings()
-    asyncio.run(_migrate(settings))
+    _migrate_or_refuse(settings, bundled_data=True)
     application = create_app(settings, hooks=_embedded_hooks())
     typer.echo(f"ecoeco is up: http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
     typer.echo(f"data dir: {settings.data_dir.resolve()}  backends: {_describe(settings)}")
@@ -81,11 +81,16 @@ def serve(
 
 
 @app.command()
-def migrate() -> None:
+def migrate(
+    bundled_data: Annotated[
+        bool,
+        typer.Option(help="Then load the data that ships with the product (collection points), once."),
+    ] = False,
+) -> None:
     """Bring the database schema up to date (all domains)."""
     settings = _settings()
-    asyncio.run(_migrate(settings))
-    typer.echo("database schema is up to date")
+    _migrate_or_refuse(settings, bundled_data=bundled_data)
+    typer.echo("database schema is up to date" + (", bundled data loaded" if bundled_data else ""))
 
 
 @app.command()
@@ -103,11 +108,22 @@ def check(as_json: Annotated[bool, typer.Option("--json", help="Machine-readable
         raise typer.Exit(1)
 
 
-async def _migrate(settings: Settings) -> None:
+def _migrate_or_refuse(settings: Settings, *, bundled_data: bool) -> None:
+    try:
+        asyncio.run(_migrate(settings, bundled_data=bundled_data))
+    except BundledDataError as exc:
+        typer.echo(f"refusing to start: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+async def _migrate(settings: Settings, *, bundled_data: bool) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.database_dsn)
     try:
         await upgrade(db)
+        if bundled_data:
+            for module in domain_modules("bundled"):
+                await module.load(db)
     finally:
         await db.dispose()
 
