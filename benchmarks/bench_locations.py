@@ -34,6 +34,7 @@ from pathlib import Path
 
 import psycopg
 from tests.support import services
+from tests.support.places import REMOTE
 
 from ecoeco.db.engine import Database
 from ecoeco.db.migrate import upgrade
@@ -191,17 +192,6 @@ SHAPES: dict[str, tuple[float | None, int]] = {
     "any-10": (None, 10),  # no radius: the nearest 10 however far
     "remote-10": (None, 10),  # the same from islands and mountains far from any point
 }
-# Far from everything (the synthetic points stay on the mainland and Jeju).
-REMOTE = [
-    (37.4844, 130.9057),  # 울릉도
-    (37.2426, 131.8669),  # 독도
-    (37.9667, 124.7000),  # 백령도
-    (34.0300, 127.3100),  # 거문도
-    (34.6800, 125.4300),  # 흑산도
-    (33.1178, 126.2669),  # 마라도
-    (38.0700, 128.1700),  # 인제
-    (35.4300, 124.9000),  # the Yellow Sea, off 신안
-]
 
 
 async def db_timings(url: str, points: list[tuple[float, float]], shape: str) -> list[float]:

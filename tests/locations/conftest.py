@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
 from ecoeco.db.engine import Database
 from ecoeco.locations import bundled
-from ecoeco.settings import Settings
+from ecoeco.settings import Settings, get_settings
 
 # The public data files that ship with the product (src/ecoeco/locations/data, see SOURCES.md there).
 KECO = bundled.DATA_DIR / "keco_recycle_compensation_sites.csv"
@@ -22,3 +22,15 @@ async def db(settings: Settings) -> AsyncIterator[Database]:
     database = Database(settings.database_dsn)
     yield database
     await database.dispose()
+
+
+@pytest.fixture
+def configured(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+    """Point the CLI's settings (read from the environment) at this test's database."""
+    monkeypatch.setenv("ECOECO_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("ECOECO_LOG_JSON", "false")
+    if settings.database_url:
+        monkeypatch.setenv("ECOECO_DATABASE_URL", settings.database_url)
+    get_settings.cache_clear()
+    yield settings
+    get_settings.cache_clear()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,7 +19,7 @@ from ecoeco.db.engine import Database
 from ecoeco.db.migrate import alembic_config, upgrade
 from ecoeco.locations import bundled, service
 from ecoeco.locations.importer import SourceFormat
-from ecoeco.settings import Settings, get_settings
+from ecoeco.settings import Settings
 from tests.locations.conftest import KECO
 
 
@@ -44,17 +44,6 @@ def tampered(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     damaged.write_bytes(bytes(data))
     monkeypatch.setattr(bundled, "DATA_DIR", copy)
     return damaged
-
-
-@pytest.fixture
-def configured(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
-    monkeypatch.setenv("ECOECO_DATA_DIR", str(settings.data_dir))
-    monkeypatch.setenv("ECOECO_LOG_JSON", "false")
-    if settings.database_url:
-        monkeypatch.setenv("ECOECO_DATABASE_URL", settings.database_url)
-    get_settings.cache_clear()
-    yield settings
-    get_settings.cache_clear()
 
 
 def count(settings: Settings, where: str = "closed_at IS NULL") -> dict[str, int]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,20 +14,8 @@ from typer.testing import CliRunner
 from ecoeco.cli import app
 from ecoeco.db.engine import Database
 from ecoeco.locations import repository
-from ecoeco.settings import Settings, get_settings
+from ecoeco.settings import Settings
 from tests.locations.conftest import KECO, ZERO_WASTE
-
-
-@pytest.fixture
-def configured(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
-    """Point the CLI's settings (read from the environment) at this test's database."""
-    monkeypatch.setenv("ECOECO_DATA_DIR", str(settings.data_dir))
-    monkeypatch.setenv("ECOECO_LOG_JSON", "false")
-    if settings.database_url:
-        monkeypatch.setenv("ECOECO_DATABASE_URL", settings.database_url)
-    get_settings.cache_clear()
-    yield settings
-    get_settings.cache_clear()
 
 
 def run(*args: str) -> tuple[int, str]:

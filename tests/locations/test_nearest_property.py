@@ -27,6 +27,7 @@ from ecoeco.locations.geo import haversine_m
 from ecoeco.locations.importer import SourceFormat
 from ecoeco.locations.models import Kind, Location
 from ecoeco.settings import Settings
+from tests.support.places import REMOTE
 
 CATS = [Category.CLEAR_PET, Category.BATTERY, Category.PAPER]
 TIE_M = 1.0  # rows closer than this in distance may come in either order
@@ -129,17 +130,6 @@ def test_nearest_equals_brute_force_haversine(settings: Settings) -> None:
 
 # --- the real bundled points, however far --------------------------------------------------------
 
-# Where a person is far from everything: islands, mountains, the far ends of the country.
-REMOTE = [
-    (37.4844, 130.9057),  # 울릉도
-    (37.2426, 131.8669),  # 독도
-    (37.9667, 124.7000),  # 백령도
-    (33.1178, 126.2669),  # 마라도
-    (34.6800, 125.4300),  # 흑산도
-    (34.0300, 127.3100),  # 거문도
-    (38.0700, 128.1700),  # 인제
-    (36.6700, 129.1100),  # 영양
-]
 KINDS = [None, Kind.RECYCLING_COMPENSATION, Kind.ZERO_WASTE_SHOP, Kind.REVERSE_VENDING]
 EARTH_M = 6_371_008.8
 

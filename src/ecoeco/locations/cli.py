@@ -81,26 +81,8 @@ def import_command(
     """
     if bundled_files == (file is not None):
         raise typer.BadParameter("give a FILE (with --format) or --bundled, not both")
-    if file is not None and fmt is None:
-        raise typer.BadParameter("FILE needs --format keco or --format simple-csv")
     console = Console(stderr=as_json)
     columns = _columns(column or [])
-
-    async def one(db: Database, progress: Progressed) -> list[service.ImportSummary]:
-        assert file is not None and fmt is not None  # noqa: S101 - checked above
-        summary = await service.import_file(
-            db,
-            file.read_bytes(),
-            file.name,
-            fmt,
-            source=source,
-            kind=kind,
-            columns=columns,
-            xy=xy,
-            dry_run=dry_run,
-            progress=progress,
-        )
-        return [summary]
 
     async def shipped(db: Database, progress: Progressed) -> list[service.ImportSummary]:
         outcomes = await bundled.load(db, dry_run=dry_run, progress=progress)
@@ -109,8 +91,23 @@ def import_command(
                 console.print(f"{o.file.name}: skipped, {o.skipped}")
         return [o.summary for o in outcomes if o.summary is not None]
 
+    work: Callable[[Database, Progressed], Awaitable[list[service.ImportSummary]]] = shipped
+    if file is not None:
+        if fmt is None:
+            raise typer.BadParameter("FILE needs --format keco or --format simple-csv")
+        data, name, file_format = file.read_bytes(), file.name, fmt
+
+        async def one(db: Database, progress: Progressed) -> list[service.ImportSummary]:
+            summary = await service.import_file(
+                db, data, name, file_format, source=source, kind=kind, columns=columns, xy=xy,
+                dry_run=dry_run, progress=progress,
+            )  # fmt: skip
+            return [summary]
+
+        work = one
+
     try:
-        summaries = asyncio.run(_run(shipped if bundled_files else one, console))
+        summaries = asyncio.run(_run(work, console))
     except (ImportFileError, BundledDataError) as exc:
         name = file.name if file is not None else "bundled data"
         console.print(f"[red]cannot import {name}:[/red] {exc}", soft_wrap=True)
