@@ -105,11 +105,25 @@ async def _nearest_postgres(conn: AsyncConnection, q: NearQuery) -> list[Found]:
     within; the outer query reads every row that can be that close (``:k`` metres-to-degrees from
     :func:`planar_reach_deg`, which grows with the distance) and Python ranks them exactly.
 
-    Without a radius, :func:`_pg_reach` first finds a distance the wanted rows are within.
+    Without a radius the same statement assumes the reach is at most :data:`_PG_USUAL_REACH_M` (true
+    anywhere in Korea); when it is not, :func:`_pg_reach` measures it first and the statement runs again.
     """
-    radius = q.radius_m if q.radius_m is not None else await _pg_reach(conn, q)
-    if radius is None:
-        return []
+    if q.radius_m is not None:
+        return await _pg_knn(conn, q, q.radius_m, q.radius_m) or []
+    found = await _pg_knn(conn, q, _EVERYWHERE_M, _PG_USUAL_REACH_M)
+    if found is not None:
+        return found
+    reach = await _pg_reach(conn, q)
+    return [] if reach is None else await _pg_knn(conn, q, reach, reach) or []
+
+
+# The distance the degrees-per-metre factor of a no-radius search is computed for: it grows with the
+# distance, so a larger one reads a few more rows; a reach beyond it takes a second statement.
+_PG_USUAL_REACH_M = 500_000.0
+
+
+async def _pg_knn(conn: AsyncConnection, q: NearQuery, radius: float, k_at: float) -> list[Found] | None:
+    """Rows within ``radius``; ``None`` when the reach turned out longer than ``k_at`` (ask again)."""
     where, params = _filters(q.mask, q.kind)
     extra, rest = f" AND {where}", ""
     if q.after is not None:
@@ -128,17 +142,19 @@ async def _nearest_postgres(conn: AsyncConnection, q: NearQuery) -> list[Found]:
         "radius": radius,
         "want": want,
         "walk": want + 8,  # a few more than wanted: the cursor's own row and box corners drop out
-        "k": planar_reach_deg(q.lat, radius) / radius,
+        "k": planar_reach_deg(q.lat, k_at) / k_at,
     }
     sql = (
         f"WITH walk AS (SELECT id, {_PG_DISTANCE} AS d FROM locations"  # noqa: S608 - constant fragments
         f" WHERE {_PG_BOX}{extra} ORDER BY geom <-> {_PG_POINT} LIMIT :walk),"
         " reach AS (SELECT COALESCE((SELECT d FROM walk WHERE d <= :radius"
         f"{rest} ORDER BY d, id OFFSET :want - 1 LIMIT 1), :radius) AS m)"
-        f" SELECT {SUMMARY_COLUMNS} FROM locations, reach"
+        f" SELECT {SUMMARY_COLUMNS}, reach.m AS reach_m FROM locations, reach"
         f" WHERE ST_DWithin(geom, {_PG_POINT}, :k * reach.m + 1e-9) AND {_PG_BOX}{extra}"
     )
     rows = (await conn.execute(_sql(sql), params)).all()
+    if k_at < radius and (not rows or rows[0].reach_m > k_at):
+        return None
     return _rank(q, rows, radius)[:want]
 
 
@@ -183,6 +199,13 @@ SQLITE_CANDIDATES = (
     "SELECT l.id, l.lat, l.lon FROM locations_rtree r JOIN locations l ON l.id = r.id "
     "WHERE r.max_lat >= :south AND r.min_lat <= :north AND r.max_lon >= :west AND r.min_lon <= :east AND "
 )
+_SQLITE_IN_BOX = _sql(
+    "SELECT count(*) FROM locations_rtree "
+    "WHERE max_lat >= :south AND min_lat <= :north AND max_lon >= :west AND min_lon <= :east"
+)
+# Rows one widening step reads at most, unless they sit at one spot: past a stretch of open sea the next
+# box may take in a whole coast, which is narrowed down by counting (cheap) before rows are read.
+_SQLITE_MAX_READ = 1_000
 
 
 async def _nearest_sqlite(conn: AsyncConnection, q: NearQuery) -> list[Found]:
@@ -191,14 +214,37 @@ async def _nearest_sqlite(conn: AsyncConnection, q: NearQuery) -> list[Found]:
     # box holds hundreds of rows that lose.
     candidates = _sql(SQLITE_CANDIDATES + where)
     bound = _EVERYWHERE_M if q.radius_m is None else q.radius_m
+    want = q.limit + 1
+    most = max(_SQLITE_MAX_READ, 4 * want)
+    # low: a radius whose box holds fewer than `want` rows; high: one whose box holds more than `most`.
+    low, high, read = 0.0, None, False
     radius = min(bound, max(_FIRST_RADIUS_M, q.after[0] * 1.5 if q.after else 0.0))
     while True:
-        box = bbox_around(q.lat, q.lon, radius)
+        box = _box_params(bbox_around(q.lat, q.lon, radius))
+        close_enough = max(1.0, radius / 1000)
+        if not read:
+            in_box = (await conn.execute(_SQLITE_IN_BOX, box)).scalar_one()
+            if in_box < want and radius < bound:
+                if high is not None and high - radius <= close_enough:
+                    radius, read = high, True  # a crowd at one spot: read it
+                else:
+                    grown = radius * _GROWTH if high is None else (radius + high) / 2
+                    low, radius = radius, min(bound, grown)
+                continue
+            if in_box > most and radius - low > close_enough:
+                high, radius = radius, (low + radius) / 2
+                continue
+        ranked = _rank(q, (await conn.execute(candidates, params | box)).all(), bound)
         # Only rows inside the circle are certain to beat everything outside the box.
-        found = _rank(q, (await conn.execute(candidates, params | _box_params(box))).all(), radius)
+        found = [f for f in ranked if f.distance_m <= radius]
         if len(found) > q.limit or radius >= bound:
             break
-        radius = min(bound, radius * _GROWTH)
+        if len(ranked) >= want:
+            # Enough rows in the box's corners: the circle through the `want`-th of them holds them all.
+            radius, read = ranked[want - 1].distance_m, True
+        else:
+            # Too few rows of the wanted kind: counting all rows can no longer tell how far to go.
+            radius, read = min(bound, radius * 2), True
     best = found[: q.limit + 1]
     if not best:
         return []
