@@ -19,7 +19,7 @@ import structlog
 from ecoeco.db.engine import Database
 from ecoeco.domains import BundledDataError
 from ecoeco.locations import repository, service
-from ecoeco.locations.importer import SourceFormat
+from ecoeco.locations.importer import KECO_SOURCE, SourceFormat
 from ecoeco.locations.models import Kind
 from ecoeco.locations.projection import Projection
 
@@ -44,7 +44,7 @@ BUNDLED = (
         "keco_recycle_compensation_sites.csv",
         "296642ce8d453f7b7eb85bbd7a21d123773a8c6272ff17c5fcb0266ef7164884",
         SourceFormat.KECO,
-        source="keco",
+        source=KECO_SOURCE,
     ),
     BundledFile(
         "zerowaste_shops.csv",

@@ -248,6 +248,7 @@ def _url(text: str) -> str | None:
 
 # --- keco -------------------------------------------------------------------------------------
 
+KECO_SOURCE = "keco"
 # The columns of the file as the KECO open-data API publishes it; a file without all of them is another file.
 KECO_COLUMNS = (
     "positnSn", "positnNm", "positnRgnNm", "positnLotnoAddr", "positnRdnmAddr", "positnPstnAddExpln",
@@ -306,7 +307,7 @@ def _keco_parser(header: list[str]) -> RowParser:
         hours = _keco_hours(row)
         intro = row.get("positnIntdcCn", "") + row["positnNm"]
         return LocationRecord(
-            source="keco",
+            source=KECO_SOURCE,
             source_id=source_id,
             name=row["positnNm"],
             lat=lat,

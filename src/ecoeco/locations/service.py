@@ -27,6 +27,7 @@ from ecoeco.locations.categories import VALID, UnknownCategoryError, from_mask, 
 from ecoeco.locations.geo import BBox, looks_swapped, valid_lat_lon
 from ecoeco.locations.hours import OpeningHours, hours_from_text
 from ecoeco.locations.importer import (
+    KECO_SOURCE,
     ImportFileError,
     LocationRecord,
     ParsedFile,
@@ -418,7 +419,7 @@ async def import_file(
     if parsed.rows == 0:
         raise ImportFileError("the file has a header but no rows: importing it would close every point")
     records = parsed.records
-    source_name = "keco" if fmt is SourceFormat.KECO else (source or Path(name).stem)
+    source_name = KECO_SOURCE if fmt is SourceFormat.KECO else (source or Path(name).stem)
     summary = ImportSummary(
         name,
         parsed.encoding,
