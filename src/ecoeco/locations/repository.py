@@ -27,7 +27,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ecoeco.db.base import utcnow
-from ecoeco.locations.geo import EARTH_RADIUS_M, BBox, bbox_around, haversine_m, planar_reach_deg
+from ecoeco.locations.geo import EARTH_RADIUS_M, BBox, bbox_around, haversine_m, planar_cap, planar_reach_deg
 from ecoeco.locations.models import Location, LocationImport
 
 _SUMMARY = ("id", "name", "kind", "road_address", "lot_address", "lat", "lon", "coordinates", "category_mask")
@@ -136,26 +136,43 @@ async def _pg_knn(conn: AsyncConnection, q: NearQuery, radius: float, k_at: floa
             "after_high": q.after[0] + _slack(q.after[0]),
         }
     want = q.limit + 1
-    params |= _box_params(bbox_around(q.lat, q.lon, radius)) | {
-        "lat": q.lat,
-        "lon": q.lon,
-        "radius": radius,
-        "want": want,
-        "walk": want + 8,  # a few more than wanted: the cursor's own row and box corners drop out
-        "k": planar_reach_deg(q.lat, k_at) / k_at,
-    }
+    params |= (
+        _box_params(bbox_around(q.lat, q.lon, radius))
+        | {
+            "lat": q.lat,
+            "lon": q.lon,
+            "radius": radius,
+            "want": want,
+            "walk": want + 8,  # a few more than wanted: the cursor's own row and box corners drop out
+            # Degrees per metre of reach, taken at k_at: both grow with the distance, so they bound any reach
+            # up to k_at. The circle bounds the rows, the box its north and south (a quarter fewer rows).
+            "k": planar_reach_deg(q.lat, k_at) / k_at,
+        }
+        | _degrees_per_metre(q, k_at)
+    )
     sql = (
         f"WITH walk AS (SELECT id, {_PG_DISTANCE} AS d FROM locations"  # noqa: S608 - constant fragments
         f" WHERE {_PG_BOX}{extra} ORDER BY geom <-> {_PG_POINT} LIMIT :walk),"
         " reach AS (SELECT COALESCE((SELECT d FROM walk WHERE d <= :radius"
         f"{rest} ORDER BY d, id OFFSET :want - 1 LIMIT 1), :radius) AS m)"
         f" SELECT {SUMMARY_COLUMNS}, reach.m AS reach_m FROM locations, reach"
-        f" WHERE ST_DWithin(geom, {_PG_POINT}, :k * reach.m + 1e-9) AND {_PG_BOX}{extra}"
+        f" WHERE ST_DWithin(geom, {_PG_POINT}, :k * reach.m + 1e-9)"
+        f" AND geom && ST_Expand({_PG_POINT}, :per_m_lon * reach.m + 1e-9, :per_m_lat * reach.m + 1e-9)"
+        f"{extra}"
+        # Only the rows that close leave the database (far out, the planar circle takes in a coast).
+        f" AND {_PG_DISTANCE} <= reach.m * (1 + 1e-7) + {_slack(0)}"
     )
     rows = (await conn.execute(_sql(sql), params)).all()
     if k_at < radius and (not rows or rows[0].reach_m > k_at):
         return None
     return _rank(q, rows, radius)[:want]
+
+
+def _degrees_per_metre(q: NearQuery, distance_m: float) -> dict[str, float]:
+    box = bbox_around(q.lat, q.lon, distance_m)
+    if box.west <= -180 or box.east >= 180 or box.south <= -90 or box.north >= 90:
+        return {"per_m_lat": 360 / distance_m, "per_m_lon": 360 / distance_m}  # no useful box
+    return {"per_m_lat": (box.north - q.lat) / distance_m, "per_m_lon": (box.east - q.lon) / distance_m}
 
 
 async def _pg_reach(conn: AsyncConnection, q: NearQuery) -> float | None:
@@ -195,13 +212,19 @@ def _rank(q: NearQuery, rows: Sequence[Row[Any]], within_m: float) -> list[Found
     return found
 
 
-SQLITE_CANDIDATES = (
-    "SELECT l.id, l.lat, l.lon FROM locations_rtree r JOIN locations l ON l.id = r.id "
-    "WHERE r.max_lat >= :south AND r.min_lat <= :north AND r.max_lon >= :west AND r.min_lon <= :east AND "
+# The box from the R*Tree, then the ellipse of geo.planar_cap: far from the query point a box's corners
+# can take in a whole coast.
+_SQLITE_NEAR = (
+    "r.max_lat >= :south AND r.min_lat <= :north AND r.max_lon >= :west AND r.min_lon <= :east"
+    " AND (r.min_lat - :lat) * (r.min_lat - :lat) + (r.min_lon - :lon) * (r.min_lon - :lon) * :c2 <= :r2"
 )
+SQLITE_CANDIDATES = (
+    "SELECT l.id, l.lat, l.lon FROM locations_rtree r JOIN locations l ON l.id = r.id "  # noqa: S608
+    f"WHERE {_SQLITE_NEAR} AND "
+)
+# Counting stops past :most: whether a box holds too many rows is all a step needs to know.
 _SQLITE_IN_BOX = _sql(
-    "SELECT count(*) FROM locations_rtree "
-    "WHERE max_lat >= :south AND min_lat <= :north AND max_lon >= :west AND min_lon <= :east"
+    f"SELECT count(*) FROM (SELECT 1 FROM locations_rtree r WHERE {_SQLITE_NEAR} LIMIT :most + 1)"  # noqa: S608
 )
 # Rows one widening step reads at most, unless they sit at one spot: past a stretch of open sea the next
 # box may take in a whole coast, which is narrowed down by counting (cheap) before rows are read.
@@ -220,10 +243,12 @@ async def _nearest_sqlite(conn: AsyncConnection, q: NearQuery) -> list[Found]:
     low, high, read = 0.0, None, False
     radius = min(bound, max(_FIRST_RADIUS_M, q.after[0] * 1.5 if q.after else 0.0))
     while True:
-        box = _box_params(bbox_around(q.lat, q.lon, radius))
+        bbox = bbox_around(q.lat, q.lon, radius)
+        c2, r2 = planar_cap(q.lat, bbox, radius)
+        box = _box_params(bbox) | {"lat": q.lat, "lon": q.lon, "c2": c2, "r2": r2}
         close_enough = max(1.0, radius / 1000)
         if not read:
-            in_box = (await conn.execute(_SQLITE_IN_BOX, box)).scalar_one()
+            in_box = (await conn.execute(_SQLITE_IN_BOX, box | {"most": most})).scalar_one()
             if in_box < want and radius < bound:
                 if high is not None and high - radius <= close_enough:
                     radius, read = high, True  # a crowd at one spot: read it
@@ -415,6 +440,8 @@ async def nearest_plan(conn: AsyncConnection, q: NearQuery) -> list[str]:
         )
     else:
         sql = "EXPLAIN QUERY PLAN " + SQLITE_CANDIDATES + where
-        params |= _box_params(bbox_around(q.lat, q.lon, q.radius_m or _FIRST_RADIUS_M))
+        bbox = bbox_around(q.lat, q.lon, q.radius_m or _FIRST_RADIUS_M)
+        c2, r2 = planar_cap(q.lat, bbox, q.radius_m or _FIRST_RADIUS_M)
+        params |= _box_params(bbox) | {"c2": c2, "r2": r2}
     rows = (await conn.execute(text(sql), params)).all()
     return [str(r[0] if len(r) == 1 else r[-1]) for r in rows]
