@@ -22,8 +22,14 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 _BESIDE = REPO.parent
+# The interpreter and the temporary folder may sit beside the repository; a folder that holds the
+# repository itself (a clone in /tmp) allows nothing, or everything beside the clone would pass.
 _ALLOWED = tuple(
-    {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, tempfile.gettempdir())}
+    a
+    for a in {
+        os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, tempfile.gettempdir())
+    }
+    if not REPO.is_relative_to(a)
 )
 _EVENTS = {"open", "os.listdir", "os.scandir"}
 
