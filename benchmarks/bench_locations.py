@@ -2,10 +2,13 @@
 
 Measured in one run, on PostgreSQL (PostGIS) and SQLite (R*Tree):
 
-* DB level: ``repository.nearest`` for "nearest 10" and "everything within 2 km" (p50/p99), and the same
-  queries on the same data with the spatial index removed, as the baseline ratio;
-* API end to end: ``GET /api/v1/locations?lat&lon`` under 32 concurrent clients (wrk, varying query
-  points), one uvicorn worker, next to ``/healthz`` of the same server as its baseline.
+* DB level: ``repository.nearest`` for "nearest 10 within 100 km", "everything within 2 km", "nearest 10
+  however far" (no radius) from where people are and from islands far from everything (p50/p99), and the same
+  queries on the same data with the spatial index removed, as the baseline ratio; then each backend's plan of
+  the no-radius query (it must walk the index, never scan the table);
+* API end to end: ``GET /api/v1/locations?lat&lon`` (no radius: the nearest however far) and the same with
+  ``radius_m=5000`` under 32 concurrent clients (wrk, varying query points), one uvicorn worker, next to
+  ``/healthz`` of the same server as its baseline.
 
 Goals: DB p99 < 2 ms, API >= 1,500 req/s. Uses a dedicated PostgreSQL database, dropped at the end.
 """
@@ -31,6 +34,7 @@ from pathlib import Path
 
 import psycopg
 from tests.support import services
+from tests.support.places import REMOTE
 
 from ecoeco.db.engine import Database
 from ecoeco.db.migrate import upgrade
@@ -182,11 +186,18 @@ def without_index_sqlite(path: Path) -> Path:
 
 # --- measuring --------------------------------------------------------------------------------
 
-SHAPES = {"nearest-10": (100_000.0, 10), "radius-2km": (2_000.0, 100)}
+SHAPES: dict[str, tuple[float | None, int]] = {
+    "nearest-10": (100_000.0, 10),
+    "radius-2km": (2_000.0, 100),
+    "any-10": (None, 10),  # no radius: the nearest 10 however far
+    "remote-10": (None, 10),  # the same from islands and mountains far from any point
+}
 
 
 async def db_timings(url: str, points: list[tuple[float, float]], shape: str) -> list[float]:
     radius, limit = SHAPES[shape]
+    if shape.startswith("remote"):
+        points = [REMOTE[i % len(REMOTE)] for i in range(min(len(points), 200))]
     db = Database(url)
     try:
         async with db.engine.connect() as conn:
@@ -198,6 +209,15 @@ async def db_timings(url: str, points: list[tuple[float, float]], shape: str) ->
                 await repository.nearest(conn, NearQuery(lat, lon, radius, limit))
                 ms.append((time.perf_counter() - started) * 1000)
             return ms
+    finally:
+        await db.dispose()
+
+
+async def plan(url: str, lat: float, lon: float) -> list[str]:
+    db = Database(url)
+    try:
+        async with db.engine.connect() as conn:
+            return await repository.nearest_plan(conn, NearQuery(lat, lon, None, 10))
     finally:
         await db.dispose()
 
@@ -263,11 +283,13 @@ def api_run(
     The server's own CPU per request is the number that survives the other load of a shared machine.
     """
     paths = [f"/api/v1/locations?lat={lat:.6f}&lon={lon:.6f}&limit=10" for lat, lon in points[:1000]]
+    radius = [f"{p}&radius_m=5000" for p in paths]
     results = []
     with server(env) as (base, pid):
         wrk(base, paths, 2)  # warm-up
         for name, urls, seconds in (
             ("GET /locations?lat&lon&limit=10", paths, API_SECONDS),
+            ("  … &radius_m=5000", radius, API_SECONDS),
             ("GET /healthz (baseline)", ["/healthz"], API_SECONDS // 2),
         ):
             before = cpu_seconds(pid)
@@ -301,6 +323,9 @@ def main() -> None:
         for backend, db_url in (("postgresql", url), ("sqlite", sqlite_url)):
             for shape in SHAPES:
                 table.append((backend, shape, asyncio.run(db_timings(db_url, points, shape))))
+        for backend, db_url in (("postgresql", url), ("sqlite", sqlite_url)):
+            print(f"\n{backend} plan of the no-radius query (from {REMOTE[1]}):")
+            print("\n".join("  " + line for line in asyncio.run(plan(db_url, *REMOTE[1]))))
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute("DROP INDEX ix_locations_geom")
         baselines = {

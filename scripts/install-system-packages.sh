@@ -3,6 +3,7 @@
 set -euo pipefail
 PACKAGES=(
   make
+  git  # .ci/run runs the test suite in a fresh clone
   postgresql postgresql-15-postgis-3
   redis-server
   rabbitmq-server

@@ -30,9 +30,10 @@ from ecoeco.settings import Settings
 from tests.support import services
 
 # Fixture modules (fake IdPs, fake OpenAI, queue workers) are loaded by name: tests/support/fixtures_*.py.
-pytest_plugins = sorted(
-    f"tests.support.{p.stem}" for p in (Path(__file__).parent / "support").glob("fixtures_*.py")
-)
+pytest_plugins = [
+    "tests.support.hermetic",  # first: it watches everything the other plugins and the tests open
+    *sorted(f"tests.support.{p.stem}" for p in (Path(__file__).parent / "support").glob("fixtures_*.py")),
+]
 
 BACKENDS = ("embedded", "distributed")
 

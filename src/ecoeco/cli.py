@@ -17,6 +17,7 @@ import uvicorn
 
 from ecoeco import embedded, workers
 from ecoeco.app import create_app
+from ecoeco.core.errors import BundledDataError
 from ecoeco.db.engine import Database
 from ecoeco.db.migrate import upgrade
 from ecoeco.domains import DOMAINS, domain_modules
@@ -45,7 +46,7 @@ def up(
 ) -> None:
     """Run the whole system in one process: APIs, workers and scheduler (embedded mode)."""
     settings = load_settings()
-    asyncio.run(_migrate(settings))
+    _migrate_or_refuse(settings, bundled_data=True)
     application = create_app(settings, hooks=embedded.HOOKS)
     typer.echo(f"ecoeco is up: http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
     typer.echo(f"data dir: {settings.data_dir.resolve()}  backends: {_describe(settings)}")
@@ -73,11 +74,16 @@ def serve(
 
 
 @app.command()
-def migrate() -> None:
+def migrate(
+    bundled_data: Annotated[
+        bool,
+        typer.Option(help="Then load the data that ships with the product (collection points), once."),
+    ] = False,
+) -> None:
     """Bring the database schema up to date (all domains)."""
     settings = load_settings()
-    asyncio.run(_migrate(settings))
-    typer.echo("database schema is up to date")
+    _migrate_or_refuse(settings, bundled_data=bundled_data)
+    typer.echo("database schema is up to date" + (", bundled data loaded" if bundled_data else ""))
 
 
 @app.command()
@@ -95,11 +101,22 @@ def check(as_json: Annotated[bool, typer.Option("--json", help="Machine-readable
         raise typer.Exit(1)
 
 
-async def _migrate(settings: Settings) -> None:
+def _migrate_or_refuse(settings: Settings, *, bundled_data: bool) -> None:
+    try:
+        asyncio.run(_migrate(settings, bundled_data=bundled_data))
+    except BundledDataError as exc:
+        typer.echo(f"refusing to start: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+async def _migrate(settings: Settings, *, bundled_data: bool) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.database_dsn)
     try:
         await upgrade(db)
+        if bundled_data:
+            for module in domain_modules("bundled"):
+                await module.load(db)
     finally:
         await db.dispose()
 

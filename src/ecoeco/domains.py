@@ -1,8 +1,9 @@
 """The list of business domains. Each is a package with the same inner shape:
 
 ``endpoints.py`` (a FastAPI ``router``), ``service.py``, ``repository.py`` (the only place with SQL),
-``schemas.py`` (API models), and where needed ``models.py`` (tables), ``tasks.py`` (queue work)
-and ``cli.py`` (a Typer ``app`` mounted as ``ecoeco <domain> …``).
+``schemas.py`` (API models), and where needed ``models.py`` (tables), ``tasks.py`` (queue work),
+``cli.py`` (a Typer ``app`` mounted as ``ecoeco <domain> …``) and ``bundled.py`` (data that ships with the
+product: ``async def load(db)``, run by ``ecoeco up`` and ``ecoeco migrate --bundled-data``).
 """
 
 from __future__ import annotations

@@ -137,7 +137,7 @@ def test_stateful_tiers(prod: list[dict[str, Any]]) -> None:
 def test_migration_runs_before_each_sync(prod: list[dict[str, Any]]) -> None:
     job = of_kind(prod, "Job")["ecoeco-migrate"]
     assert job["metadata"]["annotations"]["argocd.argoproj.io/hook"] == "PreSync"
-    assert job["spec"]["template"]["spec"]["containers"][0]["args"] == ["migrate"]
+    assert job["spec"]["template"]["spec"]["containers"][0]["args"] == ["migrate", "--bundled-data"]
 
 
 def test_no_secret_material_in_git(prod: list[dict[str, Any]], dev: list[dict[str, Any]]) -> None:

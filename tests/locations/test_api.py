@@ -1,4 +1,4 @@
-"""The public locations API on both backends, fed by the real reference files."""
+"""The public locations API on both backends, fed by the data files that ship with the product."""
 
 from __future__ import annotations
 
@@ -11,12 +11,13 @@ from fastapi import FastAPI
 
 from ecoeco.core.clock import KST, Clock
 from ecoeco.db.engine import Database
+from ecoeco.locations import bundled
 from ecoeco.locations import repository as locations_repository
 from ecoeco.locations import service as locations_service
 from ecoeco.locations.geo import haversine_m
 from ecoeco.locations.importer import SourceFormat
-from ecoeco.locations.models import Kind
-from tests.locations.conftest import KECO, ZERO_WASTE, ZERO_WASTE_COLUMNS
+from ecoeco.locations.repository import NearQuery
+from tests.locations.conftest import KECO
 
 URL = "/api/v1/locations"
 GOYANG = {"lat": 37.7025454, "lon": 126.901133}  # KECO site 1, 고양동 종합복지회관
@@ -29,16 +30,7 @@ def backend_db(app: FastAPI) -> Database:
 
 
 async def import_reference(db: Database) -> None:
-    await locations_service.import_file(db, KECO.read_bytes(), KECO.name, SourceFormat.KECO)
-    await locations_service.import_file(
-        db,
-        ZERO_WASTE.read_bytes(),
-        ZERO_WASTE.name,
-        SourceFormat.SIMPLE,
-        source="zerowaste",
-        kind=Kind.ZERO_WASTE_SHOP,
-        columns=ZERO_WASTE_COLUMNS,
-    )
+    await bundled.load(db)
 
 
 async def get_ok(client: httpx.AsyncClient, path: str, **params: Any) -> dict[str, Any]:
@@ -71,11 +63,99 @@ async def test_known_points_of_the_reference_files(
 
     shops = await get_ok(client, URL, **FRIDGE, kind="zero_waste_shop", limit=1)
     assert [(i["name"], i["distance_m"], i["today"]) for i in shops["items"]] == [("프릿지", 0.0, None)]
+    assert (shops["items"][0]["coordinates"], first["coordinates"]) == ("published", "published")
 
     detail = await get_ok(client, f"{URL}/{first['id']}")
     assert (detail["source"], detail["source_id"], detail["phone"]) == ("keco", "1", "031-8075-2706")
     assert detail["opening_hours"]["week"]["tue"] == [{"open": "11:00", "close": "14:00"}]
     assert detail["extra"]["prkMthdExpln"] == "주차불가"
+    assert detail["closed_at"] is None
+
+
+async def test_shops_placed_from_map_coordinates_say_so(app: FastAPI, client: httpx.AsyncClient) -> None:
+    await import_reference(backend_db(app))
+    # 천연제작소 (양산) has only Kakao map x/y in the file: x=954058, y=510821.
+    found = await get_ok(client, f"{URL}/search", q="천연제작소 경남 양산")
+    [shop] = found["items"]
+    assert shop["coordinates"] == "converted"
+    assert shop["road_address"].startswith("경남 양산시 물금읍")
+    assert 35.2 < shop["lat"] < 35.5 and 128.9 < shop["lon"] < 129.1  # 물금읍, 양산
+    near = await get_ok(client, URL, lat=shop["lat"], lon=shop["lon"], limit=1)
+    assert (near["items"][0]["id"], near["nearest_m"]) == (shop["id"], 0.0)
+    detail = await get_ok(client, f"{URL}/{shop['id']}")
+    assert (detail["coordinates"], detail["extra"]["x"], detail["extra"]["y"]) == (
+        "converted",
+        "954058",
+        "510821",
+    )
+    # An "address" favourite: its name column held the road address, the shop's name was in the memo.
+    [fixed] = (await get_ok(client, f"{URL}/search", q="경남지역자활 리본 옥포점"))["items"]
+    assert (fixed["road_address"], fixed["lot_address"]) == ("경남 거제시 옥포로23길 5", "옥포동 518-8")
+
+
+ULLEUNGDO = {"lat": 37.4844, "lon": 130.9057}  # no collection point on the island: the nearest is ashore
+
+
+async def test_without_a_radius_the_nearest_however_far(app: FastAPI, client: httpx.AsyncClient) -> None:
+    await import_reference(backend_db(app))
+    page = await get_ok(client, URL, **ULLEUNGDO, category="battery", limit=3)
+    distances = [i["distance_m"] for i in page["items"]]
+    assert len(distances) == 3 and distances == sorted(distances)
+    assert page["nearest_m"] == distances[0] > 100_000
+    assert all("battery" in i["categories"] for i in page["items"])
+    assert page["next_cursor"] is not None
+    more = await get_ok(client, URL, **ULLEUNGDO, category="battery", limit=3, cursor=page["next_cursor"])
+    assert more["nearest_m"] == page["nearest_m"]
+    assert min(i["distance_m"] for i in more["items"]) >= distances[-1]
+    # Within a radius: nothing, but the answer still says how far the nearest is.
+    within = await get_ok(client, URL, **ULLEUNGDO, category="battery", radius_m=5_000)
+    assert (within["items"], within["next_cursor"], within["nearest_m"]) == ([], None, page["nearest_m"])
+    # Nothing anywhere matches: no distance to give.
+    none = await get_ok(client, URL, **ULLEUNGDO, category="lamp", kind="zero_waste_shop")
+    assert (none["items"], none["nearest_m"]) == ([], None)
+
+
+async def test_nearest_is_index_driven(app: FastAPI) -> None:
+    db = backend_db(app)
+    await import_reference(db)
+    async with db.engine.connect() as conn:
+        query = NearQuery(ULLEUNGDO["lat"], ULLEUNGDO["lon"], None, 5)
+        plan = "\n".join(await locations_repository.nearest_plan(conn, query))
+    if conn.dialect.name == "postgresql":
+        assert "Index Scan using ix_locations_geom" in plan and "Order By: (geom <->" in plan, plan
+    else:
+        assert "SCAN r VIRTUAL TABLE INDEX" in plan and "SEARCH l USING INTEGER PRIMARY KEY" in plan, plan
+    assert "Seq Scan" not in plan and "SCAN l" not in plan, plan
+
+
+async def test_closed_points_leave_every_list_but_keep_their_page(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    db = backend_db(app)
+    header, shop, other = "id,name,lat,lon\n", "1,리필가게,37.5,127\n", "3,상점,37.5003,127\n"
+    older, newer = header + shop + "2,문 닫은 가게,37.5001,127\n" + other, header + shop + other
+    first = await locations_service.import_file(db, older.encode(), "shops.csv", SourceFormat.SIMPLE)
+    second = await locations_service.import_file(db, newer.encode(), "shops.csv", SourceFormat.SIMPLE)
+    assert (first.inserted, second.updated, second.closed) == (3, 2, [("2", "문 닫은 가게")])
+
+    def names(page: dict[str, Any]) -> list[str]:
+        return [i["name"] for i in page["items"]]
+
+    assert names(await get_ok(client, URL, lat=37.5001, lon=127.0)) == ["리필가게", "상점"]
+    assert names(await get_ok(client, URL, lat=37.5001, lon=127.0, radius_m=100)) == ["리필가게", "상점"]
+    assert names(await get_ok(client, URL, bbox="126.9,37.4,127.1,37.6")) == ["리필가게", "상점"]
+    assert names(await get_ok(client, f"{URL}/search", q="가게")) == ["리필가게"]
+    nearest = await get_ok(client, URL, lat=37.5001, lon=127.0, limit=1)
+    assert nearest["nearest_m"] == pytest.approx(11.12, abs=0.01)  # the closed shop sat at 0 m
+    async with db.engine.connect() as conn:
+        closed_id = (await locations_repository.source_rows(conn, "shops"))["2"].id
+    detail = await get_ok(client, f"{URL}/{closed_id}")
+    assert detail["name"] == "문 닫은 가게" and detail["closed_at"] is not None
+    # Listed again: open again, the same row.
+    again = await locations_service.import_file(db, older.encode(), "shops.csv", SourceFormat.SIMPLE)
+    assert (again.reopened, again.closed) == (1, [])
+    assert (await get_ok(client, f"{URL}/{closed_id}"))["closed_at"] is None
+    assert names(await get_ok(client, URL, lat=37.5001, lon=127.0))[0] == "문 닫은 가게"
 
 
 async def test_import_is_idempotent(app: FastAPI) -> None:
@@ -83,7 +163,7 @@ async def test_import_is_idempotent(app: FastAPI) -> None:
     first = await locations_service.import_file(db, KECO.read_bytes(), KECO.name, SourceFormat.KECO)
     again = await locations_service.import_file(db, KECO.read_bytes(), KECO.name, SourceFormat.KECO)
     assert (first.inserted, first.updated, len(first.rejected)) == (395, 0, 14)
-    assert (again.inserted, again.updated) == (0, 395)
+    assert (again.inserted, again.updated, again.closed) == (0, 395, [])
     async with db.engine.connect() as conn:
         assert await locations_repository.count(conn, "keco") == 395
 
@@ -187,6 +267,7 @@ BAD_REQUESTS = [
     ({}, 400, "missing-coordinates"),
     ({"lat": "north", "lon": 127}, 422, "validation-failed"),
     ({"lat": 37.5, "lon": 127, "radius_m": 0}, 422, "validation-failed"),
+    ({"lat": 37.5, "lon": 127, "radius_m": ""}, 422, "validation-failed"),
     ({"lat": 37.5, "lon": 127, "radius_m": -5}, 422, "validation-failed"),
     ({"lat": 37.5, "lon": 127, "radius_m": 10_000_000}, 422, "validation-failed"),
     ({"lat": 37.5, "lon": 127, "radius_m": "inf"}, 422, "validation-failed"),

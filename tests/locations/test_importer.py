@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import csv
+import io
 from collections import Counter
 
 import pytest
@@ -12,7 +14,8 @@ from ecoeco.locations.importer import (
     check_coordinates,
     parse_file,
 )
-from ecoeco.locations.models import Kind
+from ecoeco.locations.models import CoordinateOrigin, Kind
+from ecoeco.locations.projection import Projection
 from tests.locations.conftest import KECO, ZERO_WASTE, ZERO_WASTE_COLUMNS
 
 SIMPLE_HEADER = "name,address,lat,lon\n"
@@ -64,13 +67,29 @@ def test_zero_waste_shops_with_column_mapping() -> None:
         source="zerowaste",
         kind=Kind.ZERO_WASTE_SHOP,
         columns=ZERO_WASTE_COLUMNS,
+        xy=Projection.WCONGNAMUL,
     )
-    assert (parsed.rows, len(parsed.records)) == (351, 201)
-    assert Counter(r.reason for r in parsed.rejections) == {"missing-coordinates": 150}
+    assert (parsed.rows, len(parsed.records), parsed.rejections) == (351, 351, [])
+    origins = Counter(r.coordinates for r in parsed.records)
+    assert origins == {CoordinateOrigin.PUBLISHED: 201, CoordinateOrigin.CONVERTED: 150}
+    assert parsed.projection is not None and parsed.projection.rows == 201
     shop = next(r for r in parsed.records if r.source_id == "1317010384")
-    assert (shop.name, shop.kind) == ("프릿지", Kind.ZERO_WASTE_SHOP)
+    assert (shop.name, shop.kind, shop.coordinates) == (
+        "프릿지",
+        Kind.ZERO_WASTE_SHOP,
+        CoordinateOrigin.PUBLISHED,
+    )
+    assert (shop.lat, shop.lon) == (37.53138753, 127.1325739)  # published coordinates are kept as they are
     assert shop.road_address == "서울 강동구 성안로 90 1층 102호 (성내동)"
     assert shop.extra["favoriteType"] == "PLACE"
+    assert sum(1 for r in parsed.records if r.fixed) == 13
+
+
+def test_without_a_projection_rows_lacking_lat_lon_are_rejected() -> None:
+    parsed = parse_file(ZERO_WASTE.read_bytes(), SourceFormat.SIMPLE, columns=ZERO_WASTE_COLUMNS)
+    assert (parsed.rows, len(parsed.records)) == (351, 201)
+    assert Counter(r.reason for r in parsed.rejections) == {"missing-coordinates": 150}
+    assert parsed.projection is None
 
 
 def test_cp949_reads_like_utf8() -> None:
@@ -134,10 +153,33 @@ def test_short_rows_and_unknown_values_are_rejected_not_fatal() -> None:
 def test_file_level_errors() -> None:
     with pytest.raises(ImportFileError, match="missing column"):
         parse_file(simple("a,b,1,2\n", "name,address,x,y\n"), SourceFormat.SIMPLE)
-    with pytest.raises(ImportFileError, match="positnSn"):
+    with pytest.raises(ImportFileError, match=r"not the KECO .* positnSn"):
         parse_file(ZERO_WASTE.read_bytes(), SourceFormat.KECO)
     with pytest.raises(ImportFileError, match="empty"):
         parse_file(b"", SourceFormat.SIMPLE)
+    with pytest.raises(ImportFileError, match=r"missing column\(s\): x \(wcongnamul x\)"):
+        parse_file(simple("가게,서울,37.5,127\n"), SourceFormat.SIMPLE, xy=Projection.WCONGNAMUL)
+
+
+def test_a_keco_file_with_another_column_set_is_refused() -> None:
+    rows = list(csv.reader(io.StringIO(KECO.read_text(encoding="utf-8"), newline="")))
+
+    def written(table: list[list[str]]) -> bytes:
+        out = io.StringIO()
+        csv.writer(out).writerows(table)
+        return out.getvalue().encode()
+
+    renamed = [[{"clctItemCn": "collectItems"}.get(c, c) for c in rows[0]], *rows[1:]]
+    without = [[c for i, c in enumerate(r) if i != 5] for r in rows]  # positnPstnAddExpln
+    for table, missing in ((renamed, "clctItemCn"), (without, "positnPstnAddExpln")):
+        with pytest.raises(ImportFileError, match=rf"^not the KECO .*: missing column\(s\) {missing};"):
+            parse_file(written(table), SourceFormat.KECO)
+    # A column the agency adds later is kept as published, not fatal.
+    added = parse_file(
+        written([[*r, "x" if n else "newColumn"] for n, r in enumerate(rows)]), SourceFormat.KECO
+    )
+    assert len(added.records) == 395
+    assert all(r.extra["newColumn"] == "x" for r in added.records)
 
 
 def test_simple_csv_hours_and_korean_categories() -> None:

@@ -75,6 +75,9 @@ class RabbitNode:
             env=self._env(),
             user="rabbitmq",
             group="rabbitmq",
+            # Not the caller's folder: a clone in a private folder (mktemp -d, a home directory) is closed to
+            # the rabbitmq user, and Erlang then prints an error report into the tool's JSON output.
+            cwd=self.base,
             capture_output=True,
             text=True,
             timeout=timeout,

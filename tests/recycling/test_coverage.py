@@ -1,17 +1,17 @@
 """The knowledge base covers what the product promises, and every item of the original project's
-taxonomy (the MIT-licensed reference data) finds a rule in the category that taxonomy expects."""
+taxonomy (its item names, MIT-licensed, in data/upstream_item_classes.yaml) finds a rule in the category
+that taxonomy expects."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
-import pytest
 import yaml
 
 from ecoeco.recycling.knowledge import KnowledgeBase
 
-REFERENCE = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "eco2-upstream"
+UPSTREAM_ITEMS = Path(__file__).with_name("data") / "upstream_item_classes.yaml"
 
 # The reference's Korean category names, as our ids.
 REFERENCE_CATEGORY = {
@@ -57,17 +57,14 @@ def test_every_item_has_both_names_and_a_synonym(kb: KnowledgeBase) -> None:
 
 
 def _reference_items() -> list[tuple[str, str]]:
-    if not REFERENCE.exists():
-        pytest.skip(f"reference data not found at {REFERENCE}")
-    taxonomy = yaml.safe_load((REFERENCE / "item_class_list.yaml").read_text(encoding="utf-8"))
+    taxonomy = yaml.safe_load(UPSTREAM_ITEMS.read_text(encoding="utf-8"))
     pairs = []
-    for major, body in taxonomy["item_class_list"].items():
-        groups = body.items() if isinstance(body, dict) else [(major, body)]
-        for group, names in groups:
-            for name in names:
-                # "베게(작은 크기)", "뼈(배출불가)", "가위 (날카로운 고철)": the qualifier is not the item.
-                bare = re.sub(r"\s*\([^)]*\)\s*$", "", name)
-                pairs.append((bare, OUR_CATEGORY.get(bare, REFERENCE_CATEGORY[group])))
+    for group, names in taxonomy["categories"].items():
+        for name in names:
+            # "베게(작은 크기)", "뼈(배출불가)", "가위 (날카로운 고철)": the qualifier is not the item.
+            bare = re.sub(r"\s*\([^)]*\)\s*$", "", name)
+            pairs.append((bare, OUR_CATEGORY.get(bare, REFERENCE_CATEGORY[group])))
+    assert len(pairs) > 150, "the upstream taxonomy lists 167 item names"
     return pairs
 
 

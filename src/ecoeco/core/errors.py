@@ -22,6 +22,10 @@ TYPE_BASE = "https://ecoeco.app/problems/"
 log = structlog.get_logger(__name__)
 
 
+class BundledDataError(RuntimeError):
+    """Data shipped with the product is missing or damaged: the process refuses to start (exit code 2)."""
+
+
 class ProblemError(Exception):
     """An error the client can act on. ``code`` is a stable, machine-readable slug."""
 

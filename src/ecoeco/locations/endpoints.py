@@ -14,7 +14,7 @@ from ecoeco.core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
 from ecoeco.locations import service
 from ecoeco.locations.categories import VALID
 from ecoeco.locations.models import Kind
-from ecoeco.locations.schemas import LocationDetail, LocationSummary
+from ecoeco.locations.schemas import LocationDetail, LocationSummary, NearbyPage
 from ecoeco.runtime.deps import BackendsDep
 
 router = APIRouter(prefix="/locations", tags=["locations"])
@@ -34,14 +34,19 @@ def _json(model: BaseModel) -> Response:
     return Response(model.model_dump_json(), media_type="application/json")
 
 
-@router.get("", response_model=Page[LocationSummary])
+@router.get("", response_model=NearbyPage)
 async def list_locations(
     backends: BackendsDep,
     lat: Annotated[float | None, Query(description="Latitude (WGS84) of the query point.")] = None,
     lon: Annotated[float | None, Query(description="Longitude (WGS84) of the query point.")] = None,
     radius_m: Annotated[
-        float, Query(gt=0, le=service.MAX_RADIUS_M, description="Search radius in metres.")
-    ] = service.DEFAULT_RADIUS_M,
+        float | None,
+        Query(
+            gt=0,
+            le=service.MAX_RADIUS_M,
+            description="Search radius in metres. Leave it out for the nearest points however far.",
+        ),
+    ] = None,
     bbox: Annotated[
         str | None,
         Query(description="Map viewport west,south,east,north (instead of lat/lon); ordered by id."),
@@ -52,7 +57,8 @@ async def list_locations(
     open_now: Annotated[bool, Query(description="Only places open now (Korea time).")] = False,
     cursor: CursorQuery = None,
 ) -> Response:
-    """Collection points nearest first with their distance, or all points in a map viewport."""
+    """Collection points nearest first with their distance (and how far the nearest is), or all points in
+    a map viewport."""
     now = utcnow()
     listing = service.ListParams(limit=limit, categories=category, kind=kind, cursor=cursor)
     if bbox is not None:

@@ -75,3 +75,21 @@ def planar_reach_deg(lat: float, distance_m: float) -> float:
     c = math.cos(min(math.radians(abs(lat)) + angle, math.radians(89.9)))
     x = angle / c
     return math.degrees(x * (1 + x * x / 12)) * (1 + 1e-9) + 1e-12
+
+
+def planar_cap(lat: float, box: BBox, distance_m: float) -> tuple[float, float]:
+    """``(c2, r2)`` with Δlat² + c2·Δlon² ≤ r² (degrees) for every point of ``box`` within ``distance_m``.
+
+    A lon/lat ellipse around the spherical cap, to drop a box's corners cheaply in SQL. With c the cosine of
+    the highest latitude in the cap and x the larger of the cap's angle and the box's longitude half-width,
+    haversine gives 4·hav(d) ≥ (1 − x²/12)·(Δφ² + c²Δλ²) and 4·hav(d) ≤ d²; solving for the ellipse, with
+    a margin for the R*Tree's 32-bit coordinates. ``(0, inf)`` where the bound says nothing (half a world).
+    """
+    angle = distance_m / EARTH_RADIUS_M
+    x = max(angle, math.radians(box.east - box.west) / 2)
+    shrink = 1 - x * x / 12
+    if angle >= math.pi / 2 or shrink < 0.5:
+        return 0.0, math.inf
+    c = math.cos(min(math.radians(abs(lat)) + angle, math.pi / 2))
+    r = math.degrees(angle) / math.sqrt(shrink) * (1 + 1e-9) + 1e-5
+    return c * c, r * r

@@ -5,7 +5,10 @@ Two formats:
 * ``keco``: the public-data CSV of recycling-compensation sites exactly as published (``positnSn``,
   ``positnNm``, ``positnPstnLat``, ``positnPstnLot``, ``monSalsHrExplnCn`` … ``clctItemCn``).
 * ``simple-csv``: any CSV with a name, latitude and longitude column (and optionally id, address,
-  categories, hours …); ``columns`` maps our field names to the file's headers.
+  categories, hours …); ``columns`` maps our field names to the file's headers. With ``xy`` set, rows without
+  latitude/longitude are placed from their projected ``x``/``y`` columns, once the file's rows that carry both
+  show that the projection is right (:mod:`ecoeco.locations.projection`); such rows are marked ``converted``.
+  A row whose name column holds the address is untangled (:func:`ecoeco.locations.text.untangle`).
 
 Every row either becomes a :class:`LocationRecord` or a :class:`Rejection` naming its line, so a bad
 row is reported and never silently dropped or fatal to the run. Problems with the file as a whole
@@ -24,10 +27,13 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from ecoeco.locations import projection
 from ecoeco.locations.categories import VALID, Category, UnknownCategoryError, parse_categories, to_mask
 from ecoeco.locations.geo import in_korea, looks_swapped
 from ecoeco.locations.hours import OpeningHours, parse_closures, parse_day, parse_weekly
-from ecoeco.locations.models import Kind
+from ecoeco.locations.models import CoordinateOrigin, Kind
+from ecoeco.locations.projection import Projection
+from ecoeco.locations.text import untangle
 
 
 class SourceFormat(StrEnum):
@@ -56,6 +62,9 @@ class LocationRecord:
     url: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     line: int = 0
+    coordinates: CoordinateOrigin = CoordinateOrigin.PUBLISHED
+    xy: tuple[float, float] | None = None  # projected x/y as published, when the file has them
+    fixed: str | None = None  # what was repaired in the row, e.g. "name-address-swapped"
 
 
 @dataclass(frozen=True)
@@ -82,6 +91,7 @@ class ParsedFile:
     rows: int
     records: list[LocationRecord]
     rejections: list[Rejection]
+    projection: projection.Check | None = None  # the x/y check, when x/y were used
 
 
 # --- file level -------------------------------------------------------------------------------
@@ -125,6 +135,7 @@ def parse_file(
     source: str | None = None,
     kind: Kind = Kind.OTHER,
     columns: dict[str, str] | None = None,
+    xy: Projection | None = None,
 ) -> ParsedFile:
     text, encoding = decode(data)
     rows = _rows(text)
@@ -134,9 +145,11 @@ def parse_file(
         raise ImportFileError("the file is empty") from None
     header = [h.strip() for h in header]
     if fmt is SourceFormat.KECO:
+        if xy is not None:
+            raise ImportFileError("the KECO file has no projected x/y columns: leave out the projection")
         parse_row = _keco_parser(header)
     else:
-        parse_row = _simple_parser(header, source or "simple", kind, columns or {})
+        parse_row = _simple_parser(header, source or "simple", kind, columns or {}, xy)
     records: list[LocationRecord] = []
     rejections: list[Rejection] = []
     first_line: dict[str, int] = {}
@@ -163,7 +176,34 @@ def parse_file(
         else:
             first_line[result.source_id] = line
             records.append(result)
-    return ParsedFile(encoding, count, records, rejections)
+    check = None
+    if xy is not None:
+        records, check = _place_by_xy(records, rejections, xy)
+        rejections.sort(key=lambda r: r.line)
+    return ParsedFile(encoding, count, records, rejections, check)
+
+
+def _place_by_xy(
+    records: list[LocationRecord], rejections: list[Rejection], xy: Projection
+) -> tuple[list[LocationRecord], projection.Check]:
+    """Give rows without latitude/longitude the position of their x/y, if the rows with both agree."""
+    pairs = [(r.xy, (r.lat, r.lon)) for r in records if r.xy and r.coordinates is CoordinateOrigin.PUBLISHED]
+    check = projection.check(xy, pairs)
+    pending = [r for r in records if r.coordinates is CoordinateOrigin.CONVERTED]
+    if not check.passed:
+        why = f"x/y not verified as {xy.value} ({check.describe()}; needs ≥ {projection.MIN_CHECK_ROWS} rows "
+        why += f"within {projection.MAX_ERROR_M:g} m), so rows without latitude/longitude cannot be placed"
+        rejections += [Rejection(r.line, "unverified-projection", why, r.source_id) for r in pending]
+        return [r for r in records if r.coordinates is CoordinateOrigin.PUBLISHED], check
+    converted = projection.to_wgs84(xy, [r.xy for r in pending if r.xy is not None])
+    outside = set()
+    for r, (lat, lon) in zip(pending, converted, strict=True):
+        r.lat, r.lon = lat, lon
+        if not in_korea(lat, lon):
+            detail = f"x/y {r.xy} convert to ({r.lat:.6f}, {r.lon:.6f}), outside South Korea"
+            rejections.append(Rejection(r.line, "outside-korea", detail, r.source_id))
+            outside.add(r.line)
+    return [r for r in records if r.line not in outside], check
 
 
 def _require(header: list[str], needed: dict[str, str]) -> None:
@@ -208,6 +248,16 @@ def _url(text: str) -> str | None:
 
 # --- keco -------------------------------------------------------------------------------------
 
+KECO_SOURCE = "keco"
+# The columns of the file as the KECO open-data API publishes it; a file without all of them is another file.
+KECO_COLUMNS = (
+    "positnSn", "positnNm", "positnRgnNm", "positnLotnoAddr", "positnRdnmAddr", "positnPstnAddExpln",
+    "positnPstnLat", "positnPstnLot", "positnIntdcCn", "positnCnvncFcltSrvcExpln", "prkMthdExpln",
+    "monSalsHrExplnCn", "tuesSalsHrExplnCn", "wedSalsHrExplnCn", "thurSalsHrExplnCn", "friSalsHrExplnCn",
+    "satSalsHrExplnCn", "sunSalsHrExplnCn", "lhldySalsHrExplnCn", "lhldyDyoffCn", "tmprLhldyCn",
+    "dyoffBgndeCn", "dyoffEnddtCn", "dyoffRsnExpln", "bscTelnoCn", "rprsTelnoCn", "telnoExpln",
+    "indivTelnoCn", "lnkgHmpgUrlAddr", "indivRelSrchListCn", "comRelSrwrdListCn", "clctItemCn", "etcMttrCn",
+)  # fmt: skip
 _KECO_DAYS = (
     "monSalsHrExplnCn",
     "tuesSalsHrExplnCn",
@@ -232,10 +282,13 @@ _KECO_MAPPED = {
 
 
 def _keco_parser(header: list[str]) -> RowParser:
-    _require(
-        header,
-        {"id": "positnSn", "name": "positnNm", "latitude": "positnPstnLat", "longitude": "positnPstnLot"},
-    )
+    missing = [c for c in KECO_COLUMNS if c not in header]
+    if missing:
+        raise ImportFileError(
+            f"not the KECO recycling-compensation file as published: missing column(s) "
+            f"{', '.join(missing)}; the header has: {', '.join(header) or 'nothing'} "
+            "(another source's file needs --format simple-csv)"
+        )
 
     def parse(line: int, row: dict[str, str]) -> LocationRecord | Rejection:
         source_id = row["positnSn"]
@@ -254,7 +307,7 @@ def _keco_parser(header: list[str]) -> RowParser:
         hours = _keco_hours(row)
         intro = row.get("positnIntdcCn", "") + row["positnNm"]
         return LocationRecord(
-            source="keco",
+            source=KECO_SOURCE,
             source_id=source_id,
             name=row["positnNm"],
             lat=lat,
@@ -308,16 +361,25 @@ SIMPLE_FIELDS = (
     "hours",
     "phone",
     "url",
+    "x",
+    "y",
+    "note",
 )
 
 
-def _simple_parser(header: list[str], source: str, default_kind: Kind, columns: dict[str, str]) -> RowParser:
+def _simple_parser(
+    header: list[str], source: str, default_kind: Kind, columns: dict[str, str], xy: Projection | None
+) -> RowParser:
     unknown = sorted(set(columns) - set(SIMPLE_FIELDS))
     if unknown:
         raise ImportFileError(f"unknown field(s) {', '.join(unknown)}; fields are {', '.join(SIMPLE_FIELDS)}")
     col = {f: columns.get(f, f) for f in SIMPLE_FIELDS}
-    _require(header, {"name": col["name"], "latitude": col["lat"], "longitude": col["lon"]})
-    used = {col[f] for f in SIMPLE_FIELDS}
+    needed = {"name": col["name"], "latitude": col["lat"], "longitude": col["lon"]}
+    if xy is not None:
+        needed |= {f"{xy.value} x": col["x"], f"{xy.value} y": col["y"]}
+    _require(header, needed)
+    # x/y and the note stay in ``extra`` as published: they are only read to place a row and name it.
+    used = {col[f] for f in SIMPLE_FIELDS if f not in ("x", "y", "note")}
 
     def parse(line: int, row: dict[str, str]) -> LocationRecord | Rejection:
         def get(name: str) -> str:
@@ -328,8 +390,20 @@ def _simple_parser(header: list[str], source: str, default_kind: Kind, columns: 
         source_id = get("id") or hashlib.sha256(f"{name}\n{address}".encode()).hexdigest()[:24]
         if not name:
             return Rejection(line, "missing-name", f"column {col['name']!r} is empty", source_id)
+        extra = {k: v for k, v in row.items() if v and k not in used}
+        lot_address, fixed = get("lot_address"), None
+        if untangled := untangle(name, address, get("note")):
+            extra["published_name"] = name
+            name, address, fixed = untangled.name, untangled.address, "name-address-swapped"
+            lot_address = lot_address or untangled.lot_address or ""
         try:
-            lat, lon = check_coordinates(get("lat"), get("lon"))
+            planar = _xy(get("x"), get("y")) if xy is not None else None
+            if planar is not None and not get("lat") and not get("lon"):
+                # Placed after the whole file is read, once its x/y are verified (_place_by_xy).
+                lat, lon, origin = math.nan, math.nan, CoordinateOrigin.CONVERTED
+            else:
+                lat, lon = check_coordinates(get("lat"), get("lon"))
+                origin = CoordinateOrigin.PUBLISHED
             kind = _kind(get("kind"), default_kind)
             categories = _simple_categories(get("categories"))
         except BadRowError as exc:
@@ -345,15 +419,31 @@ def _simple_parser(header: list[str], source: str, default_kind: Kind, columns: 
             categories=categories,
             hours=hours if hours and (hours.known or hours.closed_monthly) else None,
             road_address=address or None,
-            lot_address=get("lot_address") or None,
+            lot_address=lot_address or None,
             region=get("region") or None,
             phone=get("phone") or None,
             url=_url(get("url")),
-            extra={k: v for k, v in row.items() if v and k not in used},
+            extra=extra,
             line=line,
+            coordinates=origin,
+            xy=planar,
+            fixed=fixed,
         )
 
     return parse
+
+
+def _xy(x_text: str, y_text: str) -> tuple[float, float] | None:
+    """Projected coordinates, or ``None`` when the row has none; a malformed pair is a bad row."""
+    if not x_text and not y_text:
+        return None
+    try:
+        x, y = float(x_text), float(y_text)
+    except ValueError:
+        raise BadRowError("malformed-coordinates", f"x {x_text!r}, y {y_text!r} are not numbers") from None
+    if not (math.isfinite(x) and math.isfinite(y)):
+        raise BadRowError("malformed-coordinates", f"x {x_text!r}, y {y_text!r} are not finite")
+    return x, y
 
 
 def _kind(text: str, default: Kind) -> Kind:

@@ -3,14 +3,18 @@
 The spatial index is not part of this metadata because it differs per backend and is owned by the
 migration: on PostgreSQL a generated ``geom geometry(Point, 4326)`` column with a GiST index, on
 SQLite the ``locations_rtree`` R*Tree kept in step by triggers. ``lat``/``lon`` are the source of truth.
+
+A point its source stops listing is closed (``closed_at``), not deleted: it stays readable by id for history
+and drops out of every list and search.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Float, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Float, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ecoeco.db.base import Base, TimestampMixin
@@ -22,6 +26,11 @@ class Kind(StrEnum):
     ZERO_WASTE_SHOP = "zero_waste_shop"  # 제로웨이스트/리필 가게
     DROP_BOX = "drop_box"  # public bins: batteries, lamps, clothing …
     OTHER = "other"
+
+
+class CoordinateOrigin(StrEnum):
+    PUBLISHED = "published"  # WGS84 latitude/longitude as the source gives them
+    CONVERTED = "converted"  # computed by us from the source's projected x/y (ecoeco.locations.projection)
 
 
 class Location(TimestampMixin, Base):
@@ -38,6 +47,9 @@ class Location(TimestampMixin, Base):
     region: Mapped[str | None] = mapped_column(String(100))
     lat: Mapped[float] = mapped_column(Float(53))
     lon: Mapped[float] = mapped_column(Float(53))
+    coordinates: Mapped[str] = mapped_column(
+        String(20), default=CoordinateOrigin.PUBLISHED.value, server_default=CoordinateOrigin.PUBLISHED.value
+    )
     kind: Mapped[str] = mapped_column(String(40))
     # Bits of ecoeco.locations.categories.Category: "accepts all of these" is one integer test.
     category_mask: Mapped[int] = mapped_column(Integer, default=0)
@@ -50,3 +62,18 @@ class Location(TimestampMixin, Base):
     search_name: Mapped[str] = mapped_column(Text, default="")
     search_text: Mapped[str] = mapped_column(Text, default="")
     search_initials: Mapped[str] = mapped_column(Text, default="")
+    closed_at: Mapped[datetime | None]
+
+
+class LocationImport(Base):
+    """The last file imported per source: lets ``ecoeco up`` skip a bundled file it has loaded already, and
+    keeps a bundled file from overwriting a source an operator has imported a newer file of."""
+
+    __tablename__ = "location_imports"
+
+    source: Mapped[str] = mapped_column(String(40), primary_key=True)
+    file: Mapped[str] = mapped_column(String(300))
+    sha256: Mapped[str] = mapped_column(String(64))
+    bundled: Mapped[bool] = mapped_column(Boolean)
+    rows: Mapped[int] = mapped_column(Integer)
+    imported_at: Mapped[datetime]

@@ -6,25 +6,30 @@ an ORM session per request costs more than the query itself.
 Nearest-first on PostgreSQL is a KNN walk of a GiST index (``geom <-> point``) followed by an exact
 refinement; on SQLite an R*Tree box query that widens until it provably holds the nearest rows. Both
 rank candidates with the same haversine (``ecoeco.locations.geo``) and break ties by id, so pages are
-stable and both backends return the same order.
+stable and both backends return the same order. Without a radius ("the nearest, however far") both stay
+index-driven: PostgreSQL bounds the answer with one more KNN walk, SQLite keeps widening its box.
+
+Closed points (``closed_at`` set) are in no list or search; only :func:`get` returns them.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Row, TextClause, bindparam, func, select, text
+from sqlalchemy import Row, TextClause, bindparam, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ecoeco.core.clock import utcnow
 from ecoeco.db.sql import insert
-from ecoeco.locations.geo import BBox, bbox_around, haversine_m, planar_reach_deg
-from ecoeco.locations.models import Location
+from ecoeco.locations.geo import EARTH_RADIUS_M, BBox, bbox_around, haversine_m, planar_cap, planar_reach_deg
+from ecoeco.locations.models import Location, LocationImport
 
-_SUMMARY = ("id", "name", "kind", "road_address", "lot_address", "lat", "lon", "category_mask")
+_SUMMARY = ("id", "name", "kind", "road_address", "lot_address", "lat", "lon", "coordinates", "category_mask")
 # Hours as text: few distinct schedules, so the service decodes each once (lru_cache) instead of
 # asyncpg decoding the JSON of every row of every response.
 SUMMARY_COLUMNS = ", ".join(_SUMMARY) + ", CAST(hours AS TEXT) AS hours"
@@ -32,6 +37,13 @@ _PREFIXED = ", ".join("l." + c for c in _SUMMARY) + ", CAST(l.hours AS TEXT) AS 
 # Widening steps of the SQLite search: most queries in a city finish on the first box.
 _FIRST_RADIUS_M = 250.0
 _GROWTH = 4.0
+# No two points on Earth are farther apart: the radius of "however far".
+_EVERYWHERE_M = math.pi * EARTH_RADIUS_M
+
+
+def _slack(distance_m: float) -> float:
+    """Margin for PostGIS vs Python distances: their sphere radii differ by 5e-9, plus float rounding."""
+    return 0.001 + distance_m * 1e-7
 
 
 @lru_cache(maxsize=256)
@@ -44,7 +56,7 @@ def _sql(statement: str) -> TextClause:
 class NearQuery:
     lat: float
     lon: float
-    radius_m: float
+    radius_m: float | None  # None: the nearest rows however far
     limit: int  # rows wanted; the repository returns up to limit + 1 so callers can tell "more"
     mask: int = 0  # rows must accept every category bit set here
     kind: str | None = None
@@ -58,9 +70,12 @@ class Found:
 
 
 def _filters(mask: int, kind: str | None, prefix: str = "") -> tuple[str, dict[str, Any]]:
+    """The conditions every list and search applies, ANDed: open points of the wanted categories and kind."""
+    sql = f"{prefix}closed_at IS NULL"
     # ">=" means "=" here (x & m <= m), but PostgreSQL guesses a third of the rows pass it instead of
     # 0.5 %, so it keeps walking the spatial index rather than sorting a whole radius.
-    sql = f" AND ({prefix}category_mask & :mask) >= :mask" if mask else ""
+    if mask:
+        sql += f" AND ({prefix}category_mask & :mask) >= :mask"
     if kind:
         sql += f" AND {prefix}kind = :kind"
     return sql, {"mask": mask, "kind": kind}
@@ -77,6 +92,7 @@ async def nearest(conn: AsyncConnection, q: NearQuery) -> list[Found]:
 
 _PG_POINT = "ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)"
 _PG_BOX = "geom && ST_MakeEnvelope(:west, :south, :east, :north, 4326)"
+_PG_DISTANCE = f"ST_Distance(geom::geography, {_PG_POINT}::geography, false)"
 
 
 async def _nearest_postgres(conn: AsyncConnection, q: NearQuery) -> list[Found]:
@@ -87,35 +103,101 @@ async def _nearest_postgres(conn: AsyncConnection, q: NearQuery) -> list[Found]:
     lon/lat distance, so it only yields a great-circle distance ("reach") that the wanted rows are
     within; the outer query reads every row that can be that close (``:k`` metres-to-degrees from
     :func:`planar_reach_deg`, which grows with the distance) and Python ranks them exactly.
+
+    Without a radius the same statement assumes the reach is at most :data:`_PG_USUAL_REACH_M` (true
+    anywhere in Korea); when it is not, :func:`_pg_reach` measures it first and the statement runs again.
     """
-    extra, params = _filters(q.mask, q.kind)
-    rest = ""
+    if q.radius_m is not None:
+        return await _pg_knn(conn, q, q.radius_m, q.radius_m) or []
+    found = await _pg_knn(conn, q, _EVERYWHERE_M, _PG_USUAL_REACH_M)
+    if found is not None:
+        return found
+    reach = await _pg_reach(conn, q)
+    return [] if reach is None else await _pg_knn(conn, q, reach, reach) or []
+
+
+# The distance the degrees-per-metre factor of a no-radius search is computed for: it grows with the
+# distance, so a larger one reads a few more rows; a reach beyond it takes a second statement.
+_PG_USUAL_REACH_M = 500_000.0
+
+
+async def _pg_knn(conn: AsyncConnection, q: NearQuery, radius: float, k_at: float) -> list[Found] | None:
+    """Rows within ``radius``; ``None`` when the reach turned out longer than ``k_at`` (ask again)."""
+    where, params = _filters(q.mask, q.kind)
+    extra, rest = f" AND {where}", ""
     if q.after is not None:
-        # A millimetre of slack for PostGIS vs Python rounding; the exact (distance, id) test is in
-        # _rank. Rows within it do not count towards the reach, which can then only grow.
-        extra += " AND ST_Distance(geom::geography, {p}::geography, false) >= :after_d - 0.001"
-        rest = " AND d > :after_d + 0.001"
-        params["after_d"] = q.after[0]
+        # Slack for PostGIS vs Python rounding; the exact (distance, id) test is in _rank. Rows within
+        # it do not count towards the reach, which can then only grow.
+        extra += f" AND {_PG_DISTANCE} >= :after_low"
+        rest = " AND d > :after_high"
+        params |= {
+            "after_low": q.after[0] - _slack(q.after[0]),
+            "after_high": q.after[0] + _slack(q.after[0]),
+        }
     want = q.limit + 1
-    params |= _box_params(bbox_around(q.lat, q.lon, q.radius_m)) | {
-        "lat": q.lat,
-        "lon": q.lon,
-        "radius": q.radius_m,
-        "want": want,
-        "walk": want + 8,  # a few more than wanted: the cursor's own row and box corners drop out
-        "k": planar_reach_deg(q.lat, q.radius_m) / q.radius_m,
-    }
+    params |= (
+        _box_params(bbox_around(q.lat, q.lon, radius))
+        | {
+            "lat": q.lat,
+            "lon": q.lon,
+            "radius": radius,
+            "want": want,
+            "walk": want + 8,  # a few more than wanted: the cursor's own row and box corners drop out
+            # Degrees per metre of reach, taken at k_at: both grow with the distance, so they bound any reach
+            # up to k_at. The circle bounds the rows, the box its north and south (a quarter fewer rows).
+            "k": planar_reach_deg(q.lat, k_at) / k_at,
+        }
+        | _degrees_per_metre(q, k_at)
+    )
     sql = (
-        "WITH walk AS ("  # noqa: S608 - constant fragments; every value is a bound parameter
-        " SELECT id, ST_Distance(geom::geography, {p}::geography, false) AS d FROM locations"
-        f" WHERE {_PG_BOX}{extra} ORDER BY geom <-> {{p}} LIMIT :walk),"
+        f"WITH walk AS (SELECT id, {_PG_DISTANCE} AS d FROM locations"  # noqa: S608 - constant fragments
+        f" WHERE {_PG_BOX}{extra} ORDER BY geom <-> {_PG_POINT} LIMIT :walk),"
         " reach AS (SELECT COALESCE((SELECT d FROM walk WHERE d <= :radius"
         f"{rest} ORDER BY d, id OFFSET :want - 1 LIMIT 1), :radius) AS m)"
-        f" SELECT {SUMMARY_COLUMNS} FROM locations, reach"
-        f" WHERE ST_DWithin(geom, {{p}}, :k * reach.m + 1e-9) AND {_PG_BOX}{extra}"
-    ).format(p=_PG_POINT)
+        f" SELECT {SUMMARY_COLUMNS}, reach.m AS reach_m FROM locations, reach"
+        f" WHERE ST_DWithin(geom, {_PG_POINT}, :k * reach.m + 1e-9)"
+        f" AND geom && ST_Expand({_PG_POINT}, :per_m_lon * reach.m + 1e-9, :per_m_lat * reach.m + 1e-9)"
+        f"{extra}"
+        # Only the rows that close leave the database (far out, the planar circle takes in a coast).
+        f" AND {_PG_DISTANCE} <= reach.m * (1 + 1e-7) + {_slack(0)}"
+    )
     rows = (await conn.execute(_sql(sql), params)).all()
-    return _rank(q, rows, q.radius_m)[:want]
+    if k_at < radius and (not rows or rows[0].reach_m > k_at):
+        return None
+    return _rank(q, rows, radius)[:want]
+
+
+def _degrees_per_metre(q: NearQuery, distance_m: float) -> dict[str, float]:
+    box = bbox_around(q.lat, q.lon, distance_m)
+    if box.west <= -180 or box.east >= 180 or box.south <= -90 or box.north >= 90:
+        return {"per_m_lat": 360 / distance_m, "per_m_lon": 360 / distance_m}  # no useful box
+    return {"per_m_lat": (box.north - q.lat) / distance_m, "per_m_lon": (box.east - q.lon) / distance_m}
+
+
+async def _pg_reach(conn: AsyncConnection, q: NearQuery) -> float | None:
+    """A distance that ``q.limit + 1`` rows after the cursor are within, from a KNN walk of the index.
+
+    The walk goes in planar lon/lat order, so the great-circle distance of its n-th row bounds the n-th
+    nearest from above; the bounded search then finds and ranks every row that close. ``None``: no rows.
+    """
+    where, params = _filters(q.mask, q.kind)
+    if q.after is not None:
+        where += f" AND {_PG_DISTANCE} >= :after_low"
+        params["after_low"] = q.after[0] - _slack(q.after[0])
+    statement = _sql(
+        f"SELECT {_PG_DISTANCE} AS d FROM locations WHERE {where}"  # noqa: S608 - constant fragments
+        f" ORDER BY geom <-> {_PG_POINT} LIMIT :walk"
+    )
+    want = q.limit + 1
+    walk = want + 8  # the cursor's own row and rows within the slack of it may drop out
+    while True:
+        found = (await conn.execute(statement, params | {"lat": q.lat, "lon": q.lon, "walk": walk})).scalars()
+        distances: list[float] = list(found)
+        after = sorted(d for d in distances if q.after is None or d > q.after[0] + _slack(q.after[0]))
+        reach = after[want - 1] if len(after) >= want else max(distances, default=None)
+        if len(after) >= want or len(distances) < walk:  # enough rows, or the walk read all there are
+            return None if reach is None else reach + _slack(reach)
+        walk *= 4
 
 
 def _rank(q: NearQuery, rows: Sequence[Row[Any]], within_m: float) -> list[Found]:
@@ -129,23 +211,64 @@ def _rank(q: NearQuery, rows: Sequence[Row[Any]], within_m: float) -> list[Found
     return found
 
 
+# The box from the R*Tree, then the ellipse of geo.planar_cap: far from the query point a box's corners
+# can take in a whole coast.
+_SQLITE_NEAR = (
+    "r.max_lat >= :south AND r.min_lat <= :north AND r.max_lon >= :west AND r.min_lon <= :east"
+    " AND (r.min_lat - :lat) * (r.min_lat - :lat) + (r.min_lon - :lon) * (r.min_lon - :lon) * :c2 <= :r2"
+)
+SQLITE_CANDIDATES = (
+    "SELECT l.id, l.lat, l.lon FROM locations_rtree r JOIN locations l ON l.id = r.id "  # noqa: S608
+    f"WHERE {_SQLITE_NEAR} AND "
+)
+# Counting stops past :most: whether a box holds too many rows is all a step needs to know.
+_SQLITE_IN_BOX = _sql(
+    f"SELECT count(*) FROM (SELECT 1 FROM locations_rtree r WHERE {_SQLITE_NEAR} LIMIT :most + 1)"  # noqa: S608
+)
+# Rows one widening step reads at most, unless they sit at one spot: past a stretch of open sea the next
+# box may take in a whole coast, which is narrowed down by counting (cheap) before rows are read.
+_SQLITE_MAX_READ = 1_000
+
+
 async def _nearest_sqlite(conn: AsyncConnection, q: NearQuery) -> list[Found]:
-    extra, params = _filters(q.mask, q.kind, "l.")
+    where, params = _filters(q.mask, q.kind, "l.")
     # Find the winners on (id, lat, lon) alone, then read only their full rows: in a dense city the
     # box holds hundreds of rows that lose.
-    candidates = _sql(
-        "SELECT l.id, l.lat, l.lon FROM locations_rtree r JOIN locations l ON l.id = r.id "  # noqa: S608
-        "WHERE r.max_lat >= :south AND r.min_lat <= :north AND r.max_lon >= :west AND r.min_lon <= :east"
-        + extra
-    )
-    radius = min(q.radius_m, max(_FIRST_RADIUS_M, q.after[0] * 1.5 if q.after else 0.0))
+    candidates = _sql(SQLITE_CANDIDATES + where)
+    bound = _EVERYWHERE_M if q.radius_m is None else q.radius_m
+    want = q.limit + 1
+    most = max(_SQLITE_MAX_READ, 4 * want)
+    # low: a radius whose box holds fewer than `want` rows; high: one whose box holds more than `most`.
+    low, high, read = 0.0, None, False
+    radius = min(bound, max(_FIRST_RADIUS_M, q.after[0] * 1.5 if q.after else 0.0))
     while True:
-        box = bbox_around(q.lat, q.lon, radius)
+        bbox = bbox_around(q.lat, q.lon, radius)
+        c2, r2 = planar_cap(q.lat, bbox, radius)
+        box = _box_params(bbox) | {"lat": q.lat, "lon": q.lon, "c2": c2, "r2": r2}
+        close_enough = max(1.0, radius / 1000)
+        if not read:
+            in_box = (await conn.execute(_SQLITE_IN_BOX, box | {"most": most})).scalar_one()
+            if in_box < want and radius < bound:
+                if high is not None and high - radius <= close_enough:
+                    radius, read = high, True  # a crowd at one spot: read it
+                else:
+                    grown = radius * _GROWTH if high is None else (radius + high) / 2
+                    low, radius = radius, min(bound, grown)
+                continue
+            if in_box > most and radius - low > close_enough:
+                high, radius = radius, (low + radius) / 2
+                continue
+        ranked = _rank(q, (await conn.execute(candidates, params | box)).all(), bound)
         # Only rows inside the circle are certain to beat everything outside the box.
-        found = _rank(q, (await conn.execute(candidates, params | _box_params(box))).all(), radius)
-        if len(found) > q.limit or radius >= q.radius_m:
+        found = [f for f in ranked if f.distance_m <= radius]
+        if len(found) > q.limit or radius >= bound:
             break
-        radius = min(q.radius_m, radius * _GROWTH)
+        if len(ranked) >= want:
+            # Enough rows in the box's corners: the circle through the `want`-th of them holds them all.
+            radius, read = ranked[want - 1].distance_m, True
+        else:
+            # Too few rows of the wanted kind: counting all rows can no longer tell how far to go.
+            radius, read = min(bound, radius * 2), True
     best = found[: q.limit + 1]
     if not best:
         return []
@@ -172,7 +295,8 @@ def _box_params(box: BBox) -> dict[str, float]:
 async def in_bbox(
     conn: AsyncConnection, box: BBox, *, limit: int, mask: int, kind: str | None, after_id: int | None
 ) -> Sequence[Row[Any]]:
-    extra, params = _filters(mask, kind, "l.")
+    where, params = _filters(mask, kind, "l.")
+    extra = f" AND {where}"
     if after_id is not None:
         extra += " AND l.id > :after_id"
     params |= _box_params(box) | {"after_id": after_id, "n": limit + 1}
@@ -217,7 +341,8 @@ async def search(
     """
     column = "search_initials" if initials else "search_text"
     rank = _RANK.replace("search_name", column) if initials else _RANK
-    extra, params = _filters(mask, kind)
+    where, params = _filters(mask, kind)
+    extra = f" AND {where}"
     if after is not None:
         extra += f" AND ({rank} > :after_rank OR ({rank} = :after_rank AND id > :after_id))"
         params |= {"after_rank": after[0], "after_id": after[1]}
@@ -233,11 +358,46 @@ async def search(
 # --- import -----------------------------------------------------------------------------------
 
 
-async def existing_source_ids(conn: AsyncConnection, source: str, source_ids: Sequence[str]) -> set[str]:
+@dataclass(frozen=True)
+class Known:
+    id: int
+    name: str
+    closed: bool
+
+
+async def source_rows(conn: AsyncConnection, source: str) -> dict[str, Known]:
+    """Every row of a source, open or closed, by source id."""
     rows = await conn.execute(
-        select(Location.source_id).where(Location.source == source, Location.source_id.in_(source_ids))
+        select(Location.source_id, Location.id, Location.name, Location.closed_at).where(
+            Location.source == source
+        )
     )
-    return set(rows.scalars())
+    return {r.source_id: Known(r.id, r.name, r.closed_at is not None) for r in rows}
+
+
+async def close(conn: AsyncConnection, ids: Sequence[int], when: datetime) -> None:
+    for start in range(0, len(ids), 500):
+        await conn.execute(
+            update(Location)
+            .where(Location.id.in_(ids[start : start + 500]))
+            .values(closed_at=when, updated_at=when)
+        )
+
+
+async def last_import(conn: AsyncConnection, source: str) -> Row[Any] | None:
+    return (
+        await conn.execute(select(LocationImport.__table__).where(LocationImport.source == source))
+    ).first()
+
+
+async def record_import(conn: AsyncConnection, values: dict[str, Any]) -> None:
+    """Remember the last file imported for a source (one row per source)."""
+    stmt = insert(conn, LocationImport).values(values)
+    await conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["source"], set_={c: stmt.excluded[c] for c in values if c != "source"}
+        )
+    )
 
 
 async def upsert(conn: AsyncConnection, values: list[dict[str, Any]]) -> None:
@@ -252,8 +412,33 @@ async def upsert(conn: AsyncConnection, values: list[dict[str, Any]]) -> None:
     await conn.execute(stmt)
 
 
+async def refresh_statistics(conn: AsyncConnection) -> None:
+    """After a bulk import: PostgreSQL plans the first searches from stale row counts otherwise, and may
+    read the whole table instead of walking the index until autovacuum catches up."""
+    if conn.dialect.name == "postgresql":
+        await conn.execute(text("ANALYZE locations"))
+
+
 async def count(conn: AsyncConnection, source: str | None = None) -> int:
     stmt = select(func.count()).select_from(Location)
     if source is not None:
         stmt = stmt.where(Location.source == source)
     return int((await conn.execute(stmt)).scalar_one())
+
+
+async def nearest_plan(conn: AsyncConnection, q: NearQuery) -> list[str]:
+    """The database's plan for the index-driven step of :func:`nearest` (tests and benchmarks show it)."""
+    where, params = _filters(q.mask, q.kind, "" if conn.dialect.name == "postgresql" else "l.")
+    params |= {"lat": q.lat, "lon": q.lon}
+    if conn.dialect.name == "postgresql":
+        sql = (
+            f"EXPLAIN SELECT {_PG_DISTANCE} AS d FROM locations WHERE {where}"  # noqa: S608 - constants
+            f" ORDER BY geom <-> {_PG_POINT} LIMIT {q.limit + 9}"
+        )
+    else:
+        sql = "EXPLAIN QUERY PLAN " + SQLITE_CANDIDATES + where
+        bbox = bbox_around(q.lat, q.lon, q.radius_m or _FIRST_RADIUS_M)
+        c2, r2 = planar_cap(q.lat, bbox, q.radius_m or _FIRST_RADIUS_M)
+        params |= _box_params(bbox) | {"c2": c2, "r2": r2}
+    rows = (await conn.execute(text(sql), params)).all()
+    return [str(r[0] if len(r) == 1 else r[-1]) for r in rows]

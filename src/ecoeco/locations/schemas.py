@@ -7,8 +7,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from ecoeco.core.pagination import Page
 from ecoeco.locations.categories import Category
-from ecoeco.locations.models import Kind
+from ecoeco.locations.models import CoordinateOrigin, Kind
 
 
 class TodayHours(BaseModel):
@@ -28,6 +29,10 @@ class LocationSummary(BaseModel):
     lot_address: str | None
     lat: float
     lon: float
+    coordinates: CoordinateOrigin = Field(
+        description="published: the source's own latitude/longitude; converted: computed by us from the "
+        "source's projected map coordinates (checked to within 2 m on the rows that have both)."
+    )
     categories: list[Category] = Field(description="Accepted items, as knowledge-base category ids.")
     distance_m: float | None = Field(None, description="Great-circle distance from the query point.")
     today: TodayHours | None = Field(description="Null when the opening hours are unknown.")
@@ -42,3 +47,16 @@ class LocationDetail(LocationSummary):
     opening_hours: dict[str, Any] | None = Field(description="Weekly rule, holiday rules, monthly closures.")
     extra: dict[str, Any] = Field(description="Fields of the source record we do not model, as published.")
     updated_at: dt.datetime
+    closed_at: dt.datetime | None = Field(
+        description="When a newer file of the source stopped listing this point: kept for history, no longer "
+        "in any list or search. Null while it is listed."
+    )
+
+
+class NearbyPage(Page[LocationSummary]):
+    nearest_m: float | None = Field(
+        None,
+        description="How far the nearest point matching the filters is, however far and even when none is "
+        'within radius_m ("the nearest battery drop-off is 23 km away"). Null when none was found, and on '
+        "map-viewport (bbox) answers.",
+    )

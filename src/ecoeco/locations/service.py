@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import json
+import hashlib
 import math
 import weakref
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -14,9 +14,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.pool import QueuePool
 
+from ecoeco.core.clock import utcnow
 from ecoeco.core.errors import NotFound, ProblemError
 from ecoeco.core.pagination import DEFAULT_LIMIT, Page, encode_cursor, query_tag, read_keyset
 from ecoeco.db.engine import Database
@@ -24,16 +26,29 @@ from ecoeco.locations import repository
 from ecoeco.locations.categories import VALID, UnknownCategoryError, from_mask, to_mask
 from ecoeco.locations.geo import BBox, looks_swapped, valid_lat_lon
 from ecoeco.locations.hours import OpeningHours, hours_from_text
-from ecoeco.locations.importer import LocationRecord, ParsedFile, Rejection, SourceFormat, parse_file
-from ecoeco.locations.models import Kind
+from ecoeco.locations.importer import (
+    KECO_SOURCE,
+    ImportFileError,
+    LocationRecord,
+    ParsedFile,
+    Rejection,
+    SourceFormat,
+    parse_file,
+)
+from ecoeco.locations.models import CoordinateOrigin, Kind
+from ecoeco.locations.projection import Check, Projection
 from ecoeco.locations.repository import Found, NearQuery
-from ecoeco.locations.schemas import LocationDetail, LocationSummary, TodayHours
+from ecoeco.locations.schemas import LocationDetail, LocationSummary, NearbyPage, TodayHours
 from ecoeco.locations.text import initials, is_initials, search_key
 
-DEFAULT_RADIUS_M = 5_000.0
-MAX_RADIUS_M = 100_000.0  # beyond this "nearby" means nothing; use a bbox for a map instead
+log = structlog.get_logger(__name__)
+
+MAX_RADIUS_M = 100_000.0  # beyond this "nearby" means nothing: leave radius_m out for "however far"
 MAX_QUERY_CHARS = 100
 _IMPORT_BATCH = 500
+# Rows one open_now request reads at most: at 3 a.m. "open now, however far" would otherwise read every
+# point there is. Past it the page comes back short, with a cursor to go on from.
+_OPEN_NOW_SCAN = 1_000
 
 
 # --- input checks -----------------------------------------------------------------------------
@@ -138,6 +153,7 @@ def _summary(row: Any, today: TodayHours | None, distance: float | None = None) 
         lot_address=row.lot_address,
         lat=row.lat,
         lon=row.lon,
+        coordinates=CoordinateOrigin(row.coordinates),
         categories=from_mask(row.category_mask),
         distance_m=None if distance is None else round(distance, 2),
         today=today,
@@ -162,15 +178,20 @@ class ListParams:
 class NearbyParams(ListParams):
     lat: float
     lon: float
-    radius_m: float = DEFAULT_RADIUS_M
+    radius_m: float | None = None  # None: the nearest however far
     open_now: bool = False
 
 
-async def nearby(db: Database, p: NearbyParams, now: datetime) -> Page[LocationSummary]:
+def _open_now(today: TodayHours | None) -> bool:
+    return today is not None and today.open_now is True
+
+
+async def nearby(db: Database, p: NearbyParams, now: datetime) -> NearbyPage:
     check_point(p.lat, p.lon)
     mask, kind = p.filters()
     tag = query_tag(p.lat, p.lon, p.radius_m, mask, kind, p.open_now)
-    after = read_keyset(p.cursor, ("d", "id"), tag=tag)
+    # "n": how far the nearest matching point is, found on the first page and carried to the next ones.
+    after = read_keyset(p.cursor, ("d", "id", "n"), tag=tag)
     q = NearQuery(
         p.lat,
         p.lon,
@@ -180,25 +201,37 @@ async def nearby(db: Database, p: NearbyParams, now: datetime) -> Page[LocationS
         kind=kind,
         after=None if after is None else (float(after["d"]), int(after["id"])),
     )
-    keep: Callable[[TodayHours | None], bool] | None = None
-    if p.open_now:
-        keep = lambda today: today is not None and today.open_now is True  # noqa: E731
+    keep = _open_now if p.open_now else None
     async with _reading(db) as conn:
-        page, more = await _nearest_page(conn, q, now, keep)
+        page, resume = await _nearest_page(conn, q, now, keep)
+        if after is not None:
+            nearest_m = after["n"]
+        elif page:
+            nearest_m = page[0][0].distance_m
+        elif q.radius_m is not None:
+            # Nothing within the radius: still say how far the nearest one is.
+            closest, _ = await _nearest_page(conn, replace(q, radius_m=None, limit=1), now, keep)
+            nearest_m = closest[0][0].distance_m if closest else None
+        else:
+            nearest_m = None
     items = [_summary(f.row, today, f.distance_m) for f, today in page]
-    last = page[-1][0] if more else None
-    cursor = encode_cursor({"d": last.distance_m, "id": last.row.id, "q": tag}) if last else None
-    return Page[LocationSummary].model_construct(items=items, next_cursor=cursor)
+    cursor = None
+    if resume is not None:
+        cursor = encode_cursor({"d": resume[0], "id": resume[1], "n": nearest_m, "q": tag})
+    return NearbyPage.model_construct(
+        items=items, next_cursor=cursor, nearest_m=None if nearest_m is None else round(nearest_m, 2)
+    )
 
 
 async def _nearest_page(
     conn: AsyncConnection, q: NearQuery, now: datetime, keep: Callable[[TodayHours | None], bool] | None
-) -> tuple[list[tuple[Found, TodayHours | None]], bool]:
-    """``q.limit`` rows passing ``keep`` (open now) and whether more exist."""
+) -> tuple[list[tuple[Found, TodayHours | None]], tuple[float, int] | None]:
+    """``q.limit`` rows passing ``keep`` (open now) and the (distance, id) the next page starts after."""
     # Without a filter one query answers; with one, scan ahead in batches until the page is full.
     batch = q.limit if keep is None else max(2 * q.limit, 50)
     page: list[tuple[Found, TodayHours | None]] = []
     after = q.after
+    scanned = 0
     while True:
         found = await repository.nearest(conn, replace(q, limit=batch, after=after))
         for f in found[:batch]:
@@ -206,12 +239,19 @@ async def _nearest_page(
             if keep is None or keep(today):
                 page.append((f, today))
                 if len(page) > q.limit:
-                    return page[: q.limit], True
+                    return page[: q.limit], _position(page[q.limit - 1][0])
         if len(found) <= batch:
-            return page, False
+            return page, None
         if keep is None:
-            return page, True  # the look-ahead row exists and needs no check
-        after = (found[batch - 1].distance_m, found[batch - 1].row.id)
+            return page, _position(page[-1][0])  # the look-ahead row exists and needs no check
+        after = _position(found[batch - 1])
+        scanned += batch
+        if scanned >= _OPEN_NOW_SCAN:
+            return page, after
+
+
+def _position(found: Found) -> tuple[float, int]:
+    return found.distance_m, found.row.id
 
 
 async def viewport(db: Database, bbox: str, p: ListParams, now: datetime) -> Page[LocationSummary]:
@@ -250,6 +290,7 @@ async def detail(db: Database, location_id: int, now: datetime) -> LocationDetai
         opening_hours=row.hours,
         extra=row.extra,
         updated_at=row.updated_at,
+        closed_at=row.closed_at,
     )
 
 
@@ -288,18 +329,28 @@ async def search(db: Database, q: str, p: ListParams, now: datetime) -> Page[Loc
 
 @dataclass
 class ImportSummary:
+    """What an import did, or with ``dry_run`` would do."""
+
     path: str
     encoding: str
     rows: int
+    source: str
+    dry_run: bool = False
     inserted: int = 0
     updated: int = 0
+    reopened: int = 0
+    # Points of this source the file no longer lists: (source id, name), closed (kept, not searched).
+    closed: list[tuple[str, str]] = field(default_factory=list)
     rejected: list[Rejection] = field(default_factory=list)
+    converted: int = 0  # placed from projected x/y
+    fixed: int = 0  # name column held the address
+    projection: Check | None = None
     without_categories: int = 0
     without_hours: int = 0
 
     @property
     def ok(self) -> int:
-        return self.inserted + self.updated
+        return self.inserted + self.updated + self.reopened
 
 
 def _values(record: LocationRecord) -> dict[str, Any]:
@@ -313,6 +364,7 @@ def _values(record: LocationRecord) -> dict[str, Any]:
         "region": record.region,
         "lat": record.lat,
         "lon": record.lon,
+        "coordinates": record.coordinates.value,
         "kind": record.kind.value,
         "category_mask": to_mask(record.categories),
         "hours": record.hours.as_json() if record.hours else None,
@@ -322,6 +374,7 @@ def _values(record: LocationRecord) -> dict[str, Any]:
         "search_name": search_key(record.name),
         "search_text": search_key(f"{record.name} {address}"),
         "search_initials": initials(record.name),
+        "closed_at": None,  # listed again: open again
     }
 
 
@@ -334,49 +387,107 @@ async def import_file(
     source: str | None = None,
     kind: Kind = Kind.OTHER,
     columns: dict[str, str] | None = None,
+    xy: Projection | None = None,
+    dry_run: bool = False,
+    bundled: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> ImportSummary:
-    """Parse the file ``name`` and upsert its good rows in batches; ``progress(done, total)`` after each.
+    """Import the file ``name`` as the current state of its source, in one transaction.
 
-    A simple CSV's source defaults to the file's stem, so re-importing the same file updates in place.
+    Rows are upserted by (source, source id); points of the source the file no longer lists are closed;
+    other sources are not touched. ``dry_run`` reads the database and reports the same summary, writing
+    nothing. A simple CSV's source defaults to the file's stem, so re-importing the same file converges.
+    ``progress(done, total)`` after each batch.
     """
-    parsed: ParsedFile = parse_file(data, fmt, source=source or Path(name).stem, kind=kind, columns=columns)
-    summary = ImportSummary(name, parsed.encoding, parsed.rows, rejected=parsed.rejections)
-    summary.without_categories = sum(1 for r in parsed.records if not r.categories)
-    summary.without_hours = sum(1 for r in parsed.records if r.hours is None)
-    summary.inserted, summary.updated = await store(db, parsed.records, progress)
+    parsed: ParsedFile = parse_file(
+        data, fmt, source=source or Path(name).stem, kind=kind, columns=columns, xy=xy
+    )
+    if parsed.rows == 0:
+        raise ImportFileError("the file has a header but no rows: importing it would close every point")
+    records = parsed.records
+    source_name = KECO_SOURCE if fmt is SourceFormat.KECO else (source or Path(name).stem)
+    summary = ImportSummary(
+        name,
+        parsed.encoding,
+        parsed.rows,
+        source_name,
+        dry_run=dry_run,
+        rejected=parsed.rejections,
+        converted=sum(1 for r in records if r.coordinates is CoordinateOrigin.CONVERTED),
+        fixed=sum(1 for r in records if r.fixed),
+        projection=parsed.projection,
+        without_categories=sum(1 for r in records if not r.categories),
+        without_hours=sum(1 for r in records if r.hours is None),
+    )
+    # One transaction: a failure anywhere leaves the database as it was.
+    async with db.engine.begin() as conn:
+        known = await repository.source_rows(conn, source_name)
+        # Rejected rows are still listed by the source: they keep their last good version, open.
+        listed = {r.source_id for r in records} | {r.source_id for r in parsed.rejections if r.source_id}
+        for r in records:
+            before = known.get(r.source_id)
+            if before is None:
+                summary.inserted += 1
+            elif before.closed:
+                summary.reopened += 1
+            else:
+                summary.updated += 1
+        gone = sorted(
+            ((sid, k) for sid, k in known.items() if sid not in listed and not k.closed),
+            key=lambda g: g[1].id,
+        )
+        summary.closed = [(sid, k.name) for sid, k in gone]
+        if dry_run:
+            return summary
+        now = utcnow()
+        for start in range(0, len(records), _IMPORT_BATCH):
+            await repository.upsert(conn, [_values(r) for r in records[start : start + _IMPORT_BATCH]])
+            if progress:
+                progress(min(start + _IMPORT_BATCH, len(records)), len(records))
+        await repository.close(conn, [k.id for _, k in gone], now)
+        await repository.record_import(
+            conn,
+            {
+                "source": source_name,
+                "file": name,
+                "sha256": hashlib.sha256(data).hexdigest(),
+                "bundled": bundled,
+                "rows": summary.ok,
+                "imported_at": now,
+            },
+        )
+    async with db.engine.begin() as conn:
+        await repository.refresh_statistics(conn)
+    log.info(
+        "locations imported",
+        source=source_name,
+        file=name,
+        ok=summary.ok,
+        closed=len(summary.closed),
+        rejected=len(summary.rejected),
+    )
     return summary
 
 
-async def store(
-    db: Database, records: Sequence[LocationRecord], progress: Callable[[int, int], None] | None = None
-) -> tuple[int, int]:
-    """Upsert records by (source, source id) in batches, one transaction each; (inserted, updated)."""
-    updated = 0
-    for start in range(0, len(records), _IMPORT_BATCH):
-        batch = records[start : start + _IMPORT_BATCH]
-        async with db.engine.begin() as conn:
-            for source in {r.source for r in batch}:
-                ids = [r.source_id for r in batch if r.source == source]
-                updated += len(await repository.existing_source_ids(conn, source, ids))
-            await repository.upsert(conn, [_values(r) for r in batch])
-        if progress:
-            progress(start + len(batch), len(records))
-    return len(records) - updated, updated
-
-
-def summary_json(summary: ImportSummary) -> str:
-    return json.dumps(
-        {
-            "file": summary.path,
-            "encoding": summary.encoding,
-            "rows": summary.rows,
-            "ok": summary.ok,
-            "inserted": summary.inserted,
-            "updated": summary.updated,
-            "rejected": [r.__dict__ for r in summary.rejected],
-            "without_categories": summary.without_categories,
-            "without_hours": summary.without_hours,
-        },
-        ensure_ascii=False,
-    )
+def summary_json(summary: ImportSummary) -> dict[str, Any]:
+    check = summary.projection
+    return {
+        "file": summary.path,
+        "source": summary.source,
+        "dry_run": summary.dry_run,
+        "encoding": summary.encoding,
+        "rows": summary.rows,
+        "ok": summary.ok,
+        "inserted": summary.inserted,
+        "updated": summary.updated,
+        "reopened": summary.reopened,
+        "closed": [{"source_id": sid, "name": n} for sid, n in summary.closed],
+        "converted": summary.converted,
+        "fixed": summary.fixed,
+        "projection_check": None
+        if check is None
+        else {"rows": check.rows, "max_m": check.max_m, "p95_m": check.p95_m},
+        "rejected": [r.__dict__ for r in summary.rejected],
+        "without_categories": summary.without_categories,
+        "without_hours": summary.without_hours,
+    }

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
 
 # Official province names and the short forms people (and half of the public data) write.
 _PROVINCES = {
@@ -55,3 +56,54 @@ def initials(text: str) -> str:
 
 def is_initials(query_key: str) -> bool:
     return bool(_INITIALS_ONLY.match(query_key))
+
+
+# --- addresses in the wrong column --------------------------------------------------------------
+
+_PROVINCE_WORDS = "|".join(sorted({*_PROVINCES, *_PROVINCES.values()}, key=len, reverse=True))
+# "경남 거제시 옥포로23길 5", "서울특별시 노원구 상계동 452-1", "전북 장수군 장수읍 방촌길 10": a
+# province, one or more city/county/district/town names, then a road (…로, …길) or a lot (…동, …리, …가)
+# with its number.
+_FULL_ADDRESS = re.compile(
+    rf"(?:{_PROVINCE_WORDS})시?(?:\s+[가-힣0-9]+(?:시|군|구|읍|면|동|리))+"
+    r"\s+[가-힣0-9.]+(?:로|길|동|리|가)\s*\d+(?:-\d+)?(?![\d-])"
+)
+# A road or lot address without its province: "옥포동 518-8", "읍내리 214-1 외 1건", "햇골길 51".
+_PARTIAL_ADDRESS = re.compile(r"^(?:[가-힣0-9]+\s+)*[가-힣0-9.]+(?:로|길|동|리|가)\s*\d+(?:-\d+)?(?:\s|$)")
+_LEFTOVER_PUNCTUATION = " \t()[]:,-/·"
+
+
+def is_address(text: str) -> bool:
+    return bool(_FULL_ADDRESS.search(text) or _PARTIAL_ADDRESS.match(text.strip()))
+
+
+@dataclass(frozen=True)
+class Untangled:
+    name: str
+    address: str
+    lot_address: str | None  # what the address column held, when that was only the lot address
+
+
+def untangle(name: str, address: str, note: str = "") -> Untangled | None:
+    """Fix a row whose name column holds the address; ``None`` when the name is a name.
+
+    Map-app exports of saved *addresses* put the road address where the name belongs and the lot address in
+    the address column, and the person's own remark (the shop's name, mostly) in a note. Others hold both
+    ("틈새숲을(경북 경주시 진현로2길 39)", "강원 삼척시 청석로 83-19 용기상점"). The name becomes the text
+    around the address, else the address column when that is no address (the two were swapped outright),
+    else the note.
+    """
+    found = _FULL_ADDRESS.search(name)
+    if found is None:
+        return None
+    around = f"{name[: found.start()]} {name[found.end() :]}".strip(_LEFTOVER_PUNCTUATION)
+    around = re.sub(r"\(\s*\)", "", around).strip(_LEFTOVER_PUNCTUATION)
+    candidates = (around, *(t.strip() for t in (address, note) if not is_address(t)))
+    new_name = next((c for c in candidates if c), None)
+    if new_name is None:
+        return None
+    return Untangled(
+        name=new_name,
+        address=found.group(0),
+        lot_address=address.strip() if address and is_address(address) else None,
+    )
