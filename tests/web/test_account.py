@@ -42,7 +42,7 @@ def test_nickname_language_and_deleting_the_account(web: Web) -> None:
     web.screen(page, "result-english")
     page.reload()
     expect(page.get_by_role("heading", name="How to dispose of it")).to_be_visible()
-    page.get_by_role("button", name="한국어로 보기").press("Enter")  # the header switch, by keyboard
+    page.get_by_role("button", name="한국어로 보기").click()  # the header switch
     expect(page.get_by_role("navigation").get_by_role("link", name="내 정보")).to_be_visible()
 
     # Delete the account, after a confirmation: the person is signed out and the session is gone.
@@ -78,7 +78,7 @@ def test_sign_out(web: Web) -> None:
 def test_a_refused_sign_in_is_explained(web: Web) -> None:
     page = web.page()
     page.goto("/signin")
-    page.get_by_role("button", name="개발용 계정(으)로 계속하기").click()
+    page.get_by_role("button", name="개발용 계정으로 계속하기").click()
     page.get_by_role("button", name="취소 (Deny)").click()
     expect(page.get_by_role("status").filter(has_text="로그인하지 못했어요.")).to_contain_text(
         "로그인을 취소했어요."

@@ -90,7 +90,7 @@ def test_points_around_a_place_typed_in(web: Web) -> None:
 
     page.get_by_role("searchbox", name="장소로 찾기").fill("없는동네이름")
     page.get_by_role("button", name="찾기", exact=True).click()
-    expect(page.get_by_role("alert")).to_have_text("‘없는동네이름’(으)로 찾은 장소가 없어요.")
+    expect(page.get_by_role("alert")).to_have_text("‘없는동네이름’으로 찾은 장소가 없어요.")
 
 
 def test_location_permission_refused(web: Web) -> None:

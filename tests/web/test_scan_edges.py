@@ -56,7 +56,7 @@ def test_a_photo_the_model_is_not_sure_about(web: Web) -> None:
     box.press("Enter")
     expect(box).to_have_value("우유팩")
     page.get_by_role("button", name="이 물건으로 고치기").click()
-    expect(page.get_by_role("status").filter(has_text="‘우유팩’(으)로 기록했어요.")).to_be_visible()
+    expect(page.get_by_role("status").filter(has_text="‘우유팩’으로 기록했어요.")).to_be_visible()
 
     # Or describe it in words: a new scan from the description alone.
     page.get_by_role("textbox", name="어떤 물건인지 적어 주세요").fill("멸균팩 두유")

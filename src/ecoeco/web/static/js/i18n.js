@@ -29,7 +29,7 @@ const MESSAGES = {
     'signin.redirecting': '로그인 화면으로 이동하는 중…',
     'provider.kakao': '카카오',
     'provider.naver': '네이버',
-    'provider.google': 'Google',
+    'provider.google': '구글',
     'provider.dev': '개발용 계정',
 
     'scan.title': '무엇을 버리시나요?',
@@ -512,7 +512,17 @@ export function has(key) {
 
 export function t(key, vars = {}) {
   const text = MESSAGES[current][key] ?? MESSAGES.ko[key] ?? key;
-  return text.replace(/\{(\w+)\}/g, (whole, name) => (name in vars ? String(vars[name]) : whole));
+  return withParticles(text.replace(/\{(\w+)\}/g, (whole, name) => (name in vars ? String(vars[name]) : whole)));
+}
+
+// Korean picks 로 or 으로 by the sound a word ends with: 로 after a vowel or ㄹ, 으로 after any other final
+// consonant. Messages write "(으)로" after a name; once the name is known, the right one replaces it (a name
+// that does not end in Hangul keeps the neutral form).
+function withParticles(text) {
+  return text.replace(/([가-힣])([’'"」)]*)\(으\)로/g, (whole, syllable, closing) => {
+    const final = (syllable.charCodeAt(0) - 0xac00) % 28;
+    return `${syllable}${closing}${final === 0 || final === 8 ? '로' : '으로'}`;
+  });
 }
 
 // Texts of the static page (data-i18n, data-i18n-label for aria-label).
