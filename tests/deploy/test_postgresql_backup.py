@@ -80,11 +80,17 @@ class Storage:
     def certificates(self) -> Path:
         return self.runner.base / "certificates"
 
+    @property
+    def scripts(self) -> Path:
+        """The ConfigMap's files as the pod sees them: a copy the server user can read, wherever the
+        checkout lives (a clone under ``mktemp -d`` is private to root)."""
+        return self.runner.base / "pgbackrest"
+
     def local(self, bucket: str | None = None) -> dict[str, str]:
         """What differs from the cluster: S3 endpoint and keys (the node role there), paths, ports."""
         c = self.cluster
         return {
-            "PGBACKREST_CONFIG": str(SCRIPTS / "pgbackrest.conf"),
+            "PGBACKREST_CONFIG": str(self.scripts / "pgbackrest.conf"),
             "PGBACKREST_REPO1_S3_BUCKET": bucket or self.bucket,  # ConfigMap pgbackrest-repo
             "PGBACKREST_REPO1_S3_ENDPOINT": HOST,
             "PGBACKREST_REPO1_STORAGE_PORT": self.s3_port,
@@ -130,7 +136,7 @@ class Storage:
         return env | overrides
 
     def command(self, pod: str) -> list[str]:
-        return [a.replace("/etc/pgbackrest/", f"{SCRIPTS}/") for a in self.pods[pod]["command"]]
+        return [a.replace("/etc/pgbackrest/", f"{self.scripts}/") for a in self.pods[pod]["command"]]
 
     # --- what runs in the cluster ---------------------------------------------------------------------------
 
@@ -288,6 +294,9 @@ def storage() -> Iterator[Storage]:
         certificates = runner.base / "certificates"
         write_certificates(certificates, client_cn=pods["client-certificate"]["spec"]["commonName"])
         for path in [certificates, *certificates.rglob("*")]:
+            runner.own(path)
+        scripts = shutil.copytree(SCRIPTS, runner.base / "pgbackrest")
+        for path in [scripts, *scripts.rglob("*")]:
             runner.own(path)
         with s3_over_tls(certificates / "server", runner.base / "s3.log") as s3_port:
             bucket = f"backups-{uuid.uuid4().hex[:12]}"
