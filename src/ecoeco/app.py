@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 import sqlalchemy.exc
 from fastapi import FastAPI, Request
@@ -12,10 +13,12 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ecoeco import __version__
+from ecoeco.core import pagination
 from ecoeco.core.api import API_PREFIX
-from ecoeco.core.errors import install_error_handlers, problem_response
+from ecoeco.core.errors import document_problems, install_error_handlers, problem_response
 from ecoeco.domains import DOMAINS, domain_modules
 from ecoeco.observability.middleware import RequestContextMiddleware
+from ecoeco.ops.endpoints import metrics_router
 from ecoeco.ops.endpoints import router as ops_router
 from ecoeco.runtime import Backends
 from ecoeco.settings import Settings, get_settings
@@ -33,10 +36,13 @@ def create_app(
     services: tuple[str, ...] | None = None,
     backends: Backends | None = None,
     hooks: tuple[LifespanHook, ...] = (),
+    public_metrics: bool = True,
 ) -> FastAPI:
-    """Build the app. ``services`` limits which domain routers are mounted (one Deployment each)."""
+    """Build the app. ``services`` limits which domain routers are mounted (one Deployment each);
+    ``public_metrics`` off leaves /metrics to a listener of its own (``ecoeco serve --metrics-port``)."""
     settings = settings or get_settings()
     settings.check_production_safety()
+    pagination.use_secret(settings.secret_key.get_secret_value())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -57,15 +63,29 @@ def create_app(
         lifespan=lifespan,
         docs_url=None,  # ecoeco.web serves /docs from local files, under a strict CSP
         redoc_url=None,
+        openapi_url="/openapi.json" if settings.api_docs_enabled else None,
     )
     install_error_handlers(app)
+    _document_problems(app)
     app.add_exception_handler(sqlalchemy.exc.OperationalError, _dependency_down("database"))
     app.add_exception_handler(sqlalchemy.exc.InterfaceError, _dependency_down("database"))
+    # Every pooled connection busy for pool_timeout: the database is overloaded, which is ours to say.
+    app.add_exception_handler(sqlalchemy.exc.TimeoutError, _dependency_down("database"))
+    # A refused or timed-out connection that no driver wrapped (asyncpg's connect raises OSError as it is):
+    # some dependency is down, which is a 503 like the ones above.
+    app.add_exception_handler(ConnectionError, _dependency_down("backend"))
+    app.add_exception_handler(TimeoutError, _dependency_down("backend"))
     app.add_exception_handler(RedisConnectionError, _dependency_down("cache"))
     app.add_exception_handler(RedisTimeoutError, _dependency_down("cache"))
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RequestContextMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        body_timeout_s=settings.body_timeout_s,
+    )
 
     app.include_router(ops_router)
+    if public_metrics:
+        app.include_router(metrics_router)
     app.include_router(local_storage_router)  # embedded mode's stand-in for S3's pre-signed PUT
     wanted = set(services) if services else set(DOMAINS)
     for module in domain_modules("endpoints"):
@@ -78,13 +98,26 @@ def create_app(
     return app
 
 
+def _document_problems(app: FastAPI) -> None:
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_problems(build())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def _dependency_down(name: str) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
     async def handler(request: Request, exc: Exception) -> JSONResponse:
         return problem_response(
             request,
             503,
             code="dependency-unavailable",
-            detail=f"The {name} is unavailable; please retry shortly.",
+            detail=f"The {name} is unavailable; please retry shortly."
+            if name != "backend"
+            else "A service this request needs is unavailable; please retry shortly.",
             headers={"Retry-After": "5"},
             dependency=name,
         )

@@ -13,9 +13,8 @@ import sys
 from typing import Annotated
 
 import typer
-import uvicorn
 
-from ecoeco import embedded, workers
+from ecoeco import embedded, serving, workers
 from ecoeco.app import create_app
 from ecoeco.core.errors import BundledDataError
 from ecoeco.db.engine import Database
@@ -45,12 +44,12 @@ def up(
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
 ) -> None:
     """Run the whole system in one process: APIs, workers and scheduler (embedded mode)."""
-    settings = load_settings()
+    settings = serving.public_settings(load_settings(), host=host, port=port)
     _migrate_or_refuse(settings, bundled_data=True)
     application = create_app(settings, hooks=embedded.HOOKS)
-    typer.echo(f"ecoeco is up: http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
+    typer.echo(f"ecoeco is up: {settings.public_url}  (API docs: {settings.public_url}/docs)")
     typer.echo(f"data dir: {settings.data_dir.resolve()}  backends: {_describe(settings)}")
-    uvicorn.run(application, host=host, port=port, log_config=None, access_log=False)
+    serving.run(application, settings, host=host, port=port)
 
 
 @app.command()
@@ -61,16 +60,21 @@ def serve(
     host: Annotated[str, typer.Option()] = "0.0.0.0",  # noqa: S104 - a container listens on all interfaces
     port: Annotated[int, typer.Option()] = 8000,
     workers: Annotated[int, typer.Option(help="uvicorn worker processes.")] = 1,
+    metrics_port: Annotated[
+        int, typer.Option(help="Serve /metrics on this port, not on the public one; 0: on the public one.")
+    ] = 0,
 ) -> None:
     """Serve the API (one service or all) without workers; the shape used on Kubernetes."""
     if service is not None and service not in SERVICES:
         typer.echo(f"unknown service {service!r}; choose from {', '.join(SERVICES)}", err=True)
         raise typer.Exit(2)
-    settings = load_settings()
-    application = create_app(settings, services=(service,) if service else None)
+    settings = serving.public_settings(load_settings(), host=host, port=port)
+    application = create_app(
+        settings, services=(service,) if service else None, public_metrics=not metrics_port
+    )
     if workers > 1:
         typer.echo("use replicas, not in-process workers, to scale a service", err=True)
-    uvicorn.run(application, host=host, port=port, log_config=None, access_log=False)
+    serving.run(application, settings, host=host, port=port, metrics_port=metrics_port)
 
 
 @app.command()

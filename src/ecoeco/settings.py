@@ -50,6 +50,20 @@ class Settings(BaseSettings):
 
     # Request limits.
     max_body_bytes: int = 25 * 1024 * 1024
+    # The whole body must arrive within this long (408 otherwise): a client trickling bytes cannot hold a
+    # request open. 60 s carries a 20 MB photo at 3 Mbit/s; the web app scales photos down before sending.
+    body_timeout_s: float = 60.0
+    # A request head (request line and headers) larger than this, or with more header fields, gets 431
+    # before the app runs (enforced by the HTTP server of `ecoeco serve` / `ecoeco up`).
+    max_head_bytes: int = 32 * 1024
+    max_header_fields: int = 100
+    # Peers whose X-Forwarded-For / X-Forwarded-Proto are believed: addresses or CIDRs, comma-separated
+    # (the load balancer's network in production; see deploy/k8s). Empty: nobody's, the peer address is the
+    # client (so a client cannot pick its own rate-limit bucket).
+    forwarded_allow_ips: str = ""
+    # /docs and /openapi.json: on in dev and test; in production only when asked for (the API reference is
+    # not for the public listener by default).
+    api_docs: bool | None = None
     # Dependencies whose outage leaves /readyz at 200 ("degraded"), e.g. `broker` for the sync APIs:
     # their writes wait in the outbox, so taking them out of the load balancer would only hurt.
     ready_optional: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -113,7 +127,9 @@ class Settings(BaseSettings):
     # Uploads beyond these bounds are refused before any pixel is decoded (413 / 422).
     # 50 MP admits the 48 MP photos of current phones.
     image_max_bytes: int = 20 * 1024 * 1024
-    image_max_pixels: int = 50_000_000
+    image_max_pixels: int = 50_000_000  # PNG and WebP: at most 16.7 MP (ecoeco.vision.images)
+    # Memory all image decodes of one process may hold at once (the API pods have 512 MiB in all).
+    image_decode_budget_mb: int = 192
     # `local`: EfficientNet-Lite0 under onnxruntime in this process; `openai`: any OpenAI-compatible API.
     vision_backend: Literal["local", "openai"] = "local"
     vision_threads: int = 2  # onnxruntime intra-op threads; the machines have 2 cores
@@ -142,6 +158,10 @@ class Settings(BaseSettings):
     @property
     def is_dev(self) -> bool:
         return self.env is not Environment.PROD
+
+    @property
+    def api_docs_enabled(self) -> bool:
+        return self.is_dev if self.api_docs is None else self.api_docs
 
     @property
     def database_dsn(self) -> str:

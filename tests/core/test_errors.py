@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
@@ -96,3 +98,67 @@ async def test_method_not_allowed_is_problem_json(raw_client: httpx.AsyncClient)
     r = await raw_client.delete("/healthz")
     assert r.status_code == 405
     assert r.json()["code"] == "method-not-allowed"
+
+
+@pytest.mark.embedded_only
+async def test_an_unhandled_error_is_logged_once(
+    raw_client: httpx.AsyncClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    assert (await raw_client.get("/boom")).status_code == 500
+    logged = capsys.readouterr()
+    text = logged.out + logged.err
+    assert text.count("unhandled_error") == 1, text
+    assert "Exception in ASGI application" not in text
+
+
+@pytest.mark.embedded_only
+async def test_a_client_that_leaves_mid_body_is_not_an_error(
+    settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    app = _app_with_routes(settings)
+    messages: Iterator[dict[str, object]] = iter(
+        [{"type": "http.request", "body": b'{"na', "more_body": True}, {"type": "http.disconnect"}]
+    )
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return next(messages)
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/echo",
+        "raw_path": b"/echo",
+        "query_string": b"",
+        "headers": [(b"content-type", b"application/json")],
+        "http_version": "1.1",
+        "scheme": "http",
+        "server": ("t", 80),
+        "client": ("127.0.0.1", 1),
+        "root_path": "",
+    }
+    async with LifespanManager(app):
+        capsys.readouterr()
+        await app(scope, receive, send)
+    logged = capsys.readouterr()
+    assert "unhandled_error" not in logged.out + logged.err
+    assert "Traceback" not in logged.out + logged.err
+
+
+@pytest.mark.embedded_only
+async def test_405_names_every_method_the_path_has(client: httpx.AsyncClient) -> None:
+    r = await client.options("/api/v1/users/me")
+    assert r.status_code == 405
+    assert {m.strip() for m in r.headers["allow"].split(",")} >= {"GET", "PATCH", "DELETE"}
+
+
+@pytest.mark.embedded_only
+@pytest.mark.settings(api_docs=False)
+async def test_the_api_reference_can_be_switched_off(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/openapi.json")).status_code == 404
+    assert (await client.get("/docs")).status_code == 404
+    assert (await client.get("/healthz")).status_code == 200

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import configparser
+import re
 from typing import Any
 
 import pytest
@@ -359,3 +360,24 @@ def test_restore_job_runs_restore_sh_on_postgresqls_own_volume(prod: list[dict[s
     pg_env = {e["name"]: e.get("value") for e in pg["spec"]["template"]["spec"]["containers"][0]["env"]}
     job_env = {e["name"]: e.get("value") for e in c["env"]}
     assert job_env["PGDATA"] == pg_env["PGDATA"]
+
+
+def test_apis_believe_forwarded_headers_only_from_the_vpc_and_keep_metrics_off_the_public_port(
+    prod: list[dict[str, Any]],
+) -> None:
+    variables = (DEPLOY / "terraform/variables.tf").read_text()
+    vpc = re.search(r'variable "vpc_cidr" \{[^}]*default\s*=\s*"([^"]+)"', variables)
+    assert vpc is not None
+    deployments = of_kind(prod, "Deployment")
+    services = of_kind(prod, "Service")
+    for service in (*API_SERVICES, "web"):
+        container = deployments[f"{service}-api"]["spec"]["template"]["spec"]["containers"][0]
+        env = {e["name"]: e.get("value") for e in container.get("env", [])}
+        assert env["ECOECO_FORWARDED_ALLOW_IPS"] == vpc.group(1), service  # the ALB's addresses only
+        args = container["args"]
+        assert args[args.index("--metrics-port") + 1] == "9100", service
+        ports = {p["name"]: p["port"] for p in services[f"{service}-api"]["spec"]["ports"]}
+        assert ports == {"http": 80, "metrics": 9100}
+    ingress = of_kind(prod, "Ingress")["ecoeco"]
+    routed = {p["backend"]["service"]["port"]["name"] for p in ingress["spec"]["rules"][0]["http"]["paths"]}
+    assert routed == {"http"}

@@ -77,13 +77,22 @@ class Workers:
 
 @pytest.fixture
 async def workers(app: FastAPI) -> AsyncIterator[Workers]:
+    async with running_workers(app) as running:
+        yield running
+
+
+@contextlib.asynccontextmanager
+async def running_workers(app: FastAPI) -> AsyncIterator[Workers]:
+    """What the ``workers`` fixture runs, for tests that start workers later (after an outage)."""
     backends: Backends = app.state.backends
     tasks = load_tasks(backends.settings)
     if not backends.queue.distributed:
         executor = EmbeddedExecutor(backends, tasks, poll_s=0.2)
         await executor.start()
-        yield Workers(backends, executor=executor)
-        await executor.stop()
+        try:
+            yield Workers(backends, executor=executor)
+        finally:
+            await executor.stop()
         return
     url = backends.settings.broker_url
     assert url
@@ -96,11 +105,13 @@ async def workers(app: FastAPI) -> AsyncIterator[Workers]:
         # The worker's event loop sleeps until its next timer (up to 10 s) before it notices a stop
         # request; a frequent no-op timer makes teardown take a fraction of a second.
         worker.hub.call_repeatedly(0.2, _tick)
-        yield Workers(backends, celery=celery)
-        # Let tasks the test did not wait for finish while their backends still exist.
-        with contextlib.suppress(TimeoutError):
-            await eventually(_no_active_requests, within_s=10, what="the worker's tasks finished")
-        await asyncio.to_thread(stack.close)
+        try:
+            yield Workers(backends, celery=celery)
+        finally:
+            # Let tasks the test did not wait for finish while their backends still exist.
+            with contextlib.suppress(TimeoutError):
+                await eventually(_no_active_requests, within_s=10, what="the worker's tasks finished")
+            await asyncio.to_thread(stack.close)
     # Its loops belong to the worker's threads, not to this test's running loop.
     await asyncio.to_thread(celery.ecoeco_bridge.close)  # type: ignore[attr-defined]
     await asyncio.to_thread(_purge, url)

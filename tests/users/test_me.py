@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -47,7 +49,7 @@ async def test_patch_changes_the_nickname_and_is_visible_at_once(client: httpx.A
         ({"nickname": None}, "not_nullable"),
         ({"nickname": ""}, "string_too_short"),
         ({"nickname": "x" * 21}, "string_too_long"),
-        ({"nickname": "bad\u0000name"}, "nickname"),
+        ({"nickname": "bad\u0000name"}, "string_pattern_mismatch"),
         ({"nickname": 12}, "string_type"),
     ],
 )
@@ -157,3 +159,19 @@ async def test_history_rejects_bad_cursor_and_limit(client: httpx.AsyncClient) -
     assert bad.json()["code"] == "invalid-cursor"
     assert (await client.get(f"{ME}/scans", params={"limit": 0}, headers=me.headers)).status_code == 422
     assert (await client.get(f"{ME}/scans", params={"limit": 1000}, headers=me.headers)).status_code == 422
+
+
+async def test_an_edited_history_cursor_is_a_400(client: httpx.AsyncClient) -> None:
+    me = await sign_in(client)
+    for question in ("페트병", "캔", "유리병"):
+        r = await client.post("/api/v1/waste/scans", json={"question": question}, headers=me.headers)
+        assert r.status_code == 202
+    page = (await client.get("/api/v1/users/me/scans", params={"limit": 1}, headers=me.headers)).json()
+    body, _, tag = page["next_cursor"].partition(".")
+    values = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    for key in values:
+        for value in (None, [1], 1e30, "2020-01-01", 7):
+            raw = json.dumps(values | {key: value}).encode()
+            cursor = base64.urlsafe_b64encode(raw).rstrip(b"=").decode() + "." + tag
+            r = await client.get("/api/v1/users/me/scans", params={"cursor": cursor}, headers=me.headers)
+            assert (r.status_code, r.json()["code"]) == (400, "invalid-cursor"), r.text

@@ -12,9 +12,16 @@ import zlib
 import pytest
 from PIL import Image
 
-from ecoeco.core.errors import ProblemError
+from ecoeco.core.errors import ProblemError, ServiceUnavailable, Unprocessable
 from ecoeco.settings import Settings
-from ecoeco.vision.images import DEFAULT_MAX_EDGE, ImageLimits, PreparedImage, hamming, prepare_image
+from ecoeco.vision.images import (
+    DEFAULT_MAX_EDGE,
+    DecodeBudget,
+    ImageLimits,
+    PreparedImage,
+    hamming,
+    prepare_image,
+)
 from tests.support.sample_images import OFF_TAXONOMY_PHOTOS, encode, photo
 
 LIMITS = ImageLimits(max_bytes=20 * 1024 * 1024, max_pixels=50_000_000)
@@ -333,3 +340,24 @@ def test_prepare_image_keyword_form_matches_limits_form() -> None:
     data = encode(photo("coffee"), "PNG")
     direct = prepare_image(data, max_bytes=LIMITS.max_bytes, max_pixels=LIMITS.max_pixels, declared_type=None)
     assert direct == prepare(data)
+
+
+def test_decodes_beyond_the_budget_wait_for_it() -> None:
+    budget = DecodeBudget(100, wait_s=0.2)
+    with budget.reserve(60):
+        with budget.reserve(40):
+            pass
+        with pytest.raises(ServiceUnavailable) as busy, budget.reserve(60):
+            pass
+    assert busy.value.code == "image-decoder-busy"
+    # Larger than the whole budget: it takes all of it, once it is free.
+    with budget.reserve(500), pytest.raises(ServiceUnavailable), budget.reserve(1):
+        pass
+
+
+def test_png_and_webp_are_bounded_tighter_than_camera_formats() -> None:
+    buf = io.BytesIO()
+    Image.new("L", (4097, 4096)).save(buf, format="PNG")
+    with pytest.raises(Unprocessable) as err:
+        prepare_image(buf.getvalue(), max_bytes=1 << 30, max_pixels=50_000_000, declared_type=None)
+    assert err.value.code == "image-too-many-pixels"

@@ -201,7 +201,7 @@ async def test_duplicate_post_with_the_same_key_is_one_scan_and_one_job(
     assert len(history["items"]) == 1
 
     reused = await client.post(f"{WASTE}/scans", json={"question": "다른 질문"}, headers=headers)
-    assert reused.status_code == 422
+    assert reused.status_code == 409
     assert reused.json()["code"] == "idempotency-key-reused"
 
 

@@ -140,7 +140,13 @@ def start_embedded(data_dir: Path, port: int, extra_return_urls: list[str]) -> S
 
 
 def start_distributed(
-    data_dir: Path, port: int, name: str, s3_endpoint: str, extra_origins: list[str]
+    data_dir: Path,
+    port: int,
+    name: str,
+    s3_endpoint: str,
+    extra_origins: list[str],
+    *,
+    extra_env: dict[str, str] | None = None,
 ) -> Stack:
     """``extra_origins``: other origins the browser uses (the test proxy) for sign-in and uploads."""
     url = f"http://127.0.0.1:{port}"
@@ -169,6 +175,7 @@ def start_distributed(
                 "ECOECO_BROKER_URL": broker_url,
                 "ECOECO_S3_BUCKET": bucket,
                 "ECOECO_S3_ENDPOINT_URL": s3_endpoint,
+                **(extra_env or {}),
             }
         )
         _run(["migrate"], stack.env, data_dir / "migrate.log")

@@ -37,6 +37,7 @@ from ecoeco.auth.sessions import IssuedTokens
 from ecoeco.auth.tokens import csrf_token
 from ecoeco.core.api import API_PREFIX
 from ecoeco.core.errors import ProblemError, Unauthorized
+from ecoeco.core.text import Text
 from ecoeco.runtime.deps import BackendsDep, SessionDep
 from ecoeco.settings import Settings
 
@@ -202,17 +203,19 @@ async def dev_consent_page(
         state=html.escape(state),
         code_challenge=html.escape(code_challenge),
     )
-    return HTMLResponse(page, headers={**NO_STORE, "X-Frame-Options": "DENY"})
+    # Its own policy: the page's one inline style attribute (the form may redirect anywhere registered).
+    csp = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
+    return HTMLResponse(page, headers={**NO_STORE, "Content-Security-Policy": csp})
 
 
 @router.post("/dev/consent", include_in_schema=False, dependencies=[Depends(rate_limited("login"))])
 async def dev_consent(
     runtime: RuntimeDep,
-    client_id: Annotated[str, Form(max_length=64)],
-    redirect_uri: Annotated[str, Form(max_length=2048)],
-    state: Annotated[str, Form(max_length=256)],
-    code_challenge: Annotated[str, Form(max_length=64)],
-    name: Annotated[str, Form(min_length=1, max_length=40)],
+    client_id: Annotated[Text, Form(max_length=64)],
+    redirect_uri: Annotated[Text, Form(max_length=2048)],
+    state: Annotated[Text, Form(max_length=256)],
+    code_challenge: Annotated[Text, Form(max_length=64)],
+    name: Annotated[Text, Form(min_length=1, max_length=40)],
     decision: Annotated[Literal["allow", "deny"], Form()],
 ) -> RedirectResponse:
     dev = _dev_request(runtime, client_id=client_id, redirect_uri=redirect_uri, code_challenge=code_challenge)

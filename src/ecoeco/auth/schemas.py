@@ -6,6 +6,8 @@ import uuid
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ecoeco.core.text import Text
+
 # RFC 7636 §4.1: 43–128 unreserved characters.
 VERIFIER_PATTERN = r"^[A-Za-z0-9\-._~]{43,128}$"
 # BASE64URL(SHA-256(verifier)) is always 43 characters.
@@ -27,10 +29,10 @@ class TokenIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    code: str = Field(min_length=1, max_length=2048)
-    state: str = Field(min_length=1, max_length=256)
+    code: Text = Field(min_length=1, max_length=2048)
+    state: Text = Field(min_length=1, max_length=256)
     code_verifier: str = Field(pattern=VERIFIER_PATTERN)
-    iss: str | None = Field(
+    iss: Text | None = Field(
         default=None, max_length=512, description="RFC 9207 `iss`, if the provider sent one."
     )
 
@@ -38,7 +40,7 @@ class TokenIn(BaseModel):
 class RefreshIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    refresh_token: str | None = Field(
+    refresh_token: Text | None = Field(
         default=None, min_length=1, max_length=256, description="Omit to use the web flow's cookie."
     )
 

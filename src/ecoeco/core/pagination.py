@@ -1,16 +1,20 @@
 """Cursor pagination shared by every list endpoint: the page shape, its query parameters, its cursors.
 
-A cursor encodes where the previous page ended; clients treat it as an opaque string. Tampered or
-malformed cursors, and cursors of another query, are a 400, never a 500. Lists ordered by a key use
-keyset cursors (:func:`keyset_page` / :func:`read_keyset`): the next page starts after the last row's key,
-so rows added or removed meanwhile neither repeat nor vanish.
+A cursor encodes where the previous page ended; clients treat it as an opaque string. It is signed
+(HMAC-SHA256 under a key derived from the server secret, see :func:`use_secret`), so the values a list
+reads back from it are always ones the server wrote: an edited, truncated or forged cursor, and a cursor of
+another query, is a 400 ``invalid-cursor`` before any of its values reach a query, never a 500. Lists
+ordered by a key use keyset cursors (:func:`keyset_page` / :func:`read_keyset`): the next page starts
+after the last row's key, so rows added or removed meanwhile neither repeat nor vanish.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import json
+import secrets
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -40,17 +44,44 @@ class InvalidCursor(ProblemError):
         super().__init__(detail, **kw)
 
 
-def encode_cursor(values: dict[str, Any]) -> str:
-    raw = json.dumps(values, separators=(",", ":"), default=str).encode()
+# Replaced by use_secret() when an app is built; random until then, so an unconfigured process still
+# refuses every cursor it did not write itself.
+_key = secrets.token_bytes(32)
+_MAC_BYTES = 16
+
+
+def use_secret(secret: str) -> None:
+    """Sign cursors with a key derived from the server secret (every replica derives the same key)."""
+    global _key
+    _key = hashlib.sha256(b"ecoeco-cursor:" + secret.encode()).digest()
+
+
+def _b64(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode((text + "=" * (-len(text) % 4)).encode())
+
+
+def _mac(payload: bytes) -> bytes:
+    return hmac.new(_key, payload, hashlib.sha256).digest()[:_MAC_BYTES]
+
+
+def encode_cursor(values: dict[str, Any]) -> str:
+    payload = json.dumps(values, separators=(",", ":"), default=str).encode()
+    return f"{_b64(payload)}.{_b64(_mac(payload))}"
 
 
 def decode_cursor(cursor: str | None, *, keys: tuple[str, ...]) -> dict[str, Any] | None:
     if not cursor:
         return None
     try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        values = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        body, _, tag = cursor.partition(".")
+        payload = _unb64(body)
+        if not hmac.compare_digest(_unb64(tag), _mac(payload)):
+            raise InvalidCursor()
+        values = json.loads(payload)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidCursor() from exc
     if not isinstance(values, dict) or set(values) != set(keys):

@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -29,10 +29,21 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: ConnectionPoolEntry) -> None:
     cursor.close()
 
 
+def _begin_before_savepoint(conn: Connection, _name: str | None) -> None:
+    # The sqlite3 module opens a transaction only before INSERT/UPDATE/DELETE, so a SAVEPOINT can be the
+    # first statement: SQLite then starts the transaction with it, and releasing it COMMITS everything,
+    # whatever the session does afterwards (a failed scan intake kept its row). Begin one first: still
+    # deferred, so the write lock is taken, waiting its turn, by the first write as before.
+    if not conn.connection.dbapi_connection._connection.in_transaction:  # type: ignore[union-attr]
+        conn.exec_driver_sql("BEGIN")
+
+
 def create_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> AsyncEngine:
     if is_sqlite(url):
-        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 5})
+        # pool_timeout as PostgreSQL's: a request that cannot get a connection soon is answered 503.
+        engine = create_async_engine(url, echo=echo, pool_timeout=5, connect_args={"timeout": 5})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "savepoint", _begin_before_savepoint)
         return engine
     return create_async_engine(
         url,

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import BaseModel
 
+from ecoeco.core.api import RowId
 from ecoeco.core.clock import utcnow
 from ecoeco.core.errors import ProblemError
 from ecoeco.core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
@@ -89,6 +90,6 @@ async def search_locations(
 
 
 @router.get("/{location_id}", response_model=LocationDetail)
-async def get_location(backends: BackendsDep, location_id: int) -> Response:
+async def get_location(backends: BackendsDep, location_id: RowId) -> Response:
     """One collection point with its weekly hours, holiday rules and source fields."""
     return _json(await service.detail(backends.db, location_id, utcnow()))

@@ -1,11 +1,21 @@
-"""One pure-ASGI middleware for request ids, body-size limits, metrics and access logs.
+"""One pure-ASGI middleware around every request: request ids, input limits, security headers, metrics, logs.
 
-Pure ASGI (not ``BaseHTTPMiddleware``) because it sits on every request and must not cost a task
-switch or buffer streamed responses such as Server-Sent Events.
+Pure ASGI (not ``BaseHTTPMiddleware``) because it sits on every request and must not cost a task switch or
+buffer streamed responses such as Server-Sent Events. What it does, in order:
+
+* a request id (the client's ``X-Request-ID`` if sane, else a fresh one) on the log context and response;
+* refuses before the app runs: a percent-encoded NUL in the path or query (422, the one text rule of
+  ``ecoeco.core.text``) and a declared body above the limit (413);
+* while the app reads the body: the same size limit for chunked bodies, and a deadline for the whole body
+  (408), so a client trickling bytes cannot keep a request (and whatever it holds) open for long;
+* every response gets the security headers of ``ecoeco.core.headers`` it does not set itself;
+* an exception nobody handled is logged once, here, and answered with a problem+json 500; a client that
+  went away mid-request is not an error of ours and is logged quietly.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 import uuid
@@ -13,9 +23,12 @@ from typing import Any
 
 import structlog
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ecoeco.core.errors import problem_response
+from ecoeco.core.headers import security_headers
+from ecoeco.core.text import url_has_nul
 from ecoeco.observability.metrics import HTTP_IN_FLIGHT, HTTP_LATENCY, HTTP_REQUESTS
 
 log = structlog.get_logger("ecoeco.access")
@@ -25,9 +38,10 @@ _QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, body_timeout_s: float = 60.0) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.body_timeout_s = body_timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -39,53 +53,56 @@ class RequestContextMiddleware:
         request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
         structlog.contextvars.bind_contextvars(request_id=request_id)
-
-        declared = headers.get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_body_bytes):
-            # Refuse before the app runs. Starlette's own limit (max_body_size) refuses only when the body
-            # is read: an endpoint that never reads it runs first and its answer becomes a plain-text 413.
-            response = problem_response(
-                None,
-                413,
-                code="payload-too-large",
-                detail=f"The request body exceeds {self.max_body_bytes} bytes.",
-                request_id=request_id,
-                instance=scope["path"],
-            )
-            response.headers["x-request-id"] = request_id
-            await response(scope, receive, send)
-            structlog.contextvars.unbind_contextvars("request_id")
-            return
-
-        received = 0
-
-        async def limited_receive() -> Message:
-            # Chunked bodies carry no length: count as they stream. HTTPException is re-raised by
-            # FastAPI's body parsing and rendered as problem+json by the error handlers.
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_body_bytes:
-                    raise HTTPException(413, f"The request body exceeds {self.max_body_bytes} bytes.")
-            return message
-
-        status = 500
+        https = scope.get("scheme") == "https"
         started = time.perf_counter()
+        status = 500
+        response_started = False
 
         async def send_wrapper(message: Message) -> None:
-            nonlocal status
+            nonlocal status, response_started
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
+                response_started = True
+                sent = list(message.get("headers", []))
+                message["headers"] = [
+                    *sent,
+                    (b"x-request-id", request_id.encode()),
+                    *security_headers({name.lower() for name, _ in sent}, https=https),
+                ]
                 HTTP_LATENCY.labels(scope["method"], _route(scope)).observe(time.perf_counter() - started)
             await send(message)
 
-        HTTP_IN_FLIGHT.inc()
+        async def refuse(status_code: int, code: str, detail: str) -> None:
+            await problem_response(
+                None, status_code, code=code, detail=detail, request_id=request_id, instance=scope["path"]
+            )(scope, receive, send_wrapper)
+
+        declared = headers.get(b"content-length")
         try:
-            await self.app(scope, limited_receive, send_wrapper)
+            if url_has_nul(scope.get("raw_path") or b"") or url_has_nul(scope.get("query_string", b"")):
+                await refuse(422, "invalid-text", "Text must not contain NUL characters.")
+                return
+            if declared is not None and (not declared.isdigit() or int(declared) > self.max_body_bytes):
+                # Refuse before the app runs. Starlette's own limit refuses only when the body is read: an
+                # endpoint that never reads it runs first and its answer becomes a plain-text 413.
+                limit = self.max_body_bytes
+                await refuse(413, "payload-too-large", f"The request body exceeds {limit} bytes.")
+                return
+            HTTP_IN_FLIGHT.inc()
+            try:
+                await self.app(scope, self._limited(receive), send_wrapper)
+            finally:
+                HTTP_IN_FLIGHT.dec()
+        except ClientDisconnect:
+            status = 499  # nginx's name for it: nobody is left to answer
+            log.info("client_disconnected", path=scope["path"])
+        except Exception as exc:
+            # The one place an unexpected error is logged (Starlette's outer middleware would log it again
+            # and answer in plain text): the client gets a problem+json 500 carrying the request id only.
+            log.exception("unhandled_error", path=scope["path"], exc_type=type(exc).__name__)
+            if not response_started:
+                await refuse(500, "internal-error", "Something went wrong on our side.")
         finally:
-            HTTP_IN_FLIGHT.dec()
             route = _route(scope)
             HTTP_REQUESTS.labels(scope["method"], route, str(status)).inc()
             if scope["path"] not in _QUIET_PATHS:
@@ -97,6 +114,34 @@ class RequestContextMiddleware:
                     duration_ms=round((time.perf_counter() - started) * 1000, 2),
                 )
             structlog.contextvars.unbind_contextvars("request_id")
+
+    def _limited(self, receive: Receive) -> Receive:
+        """``receive`` with the body's size limit (chunked bodies carry no length: counted as they stream)
+        and its deadline. The HTTPExceptions are re-raised by FastAPI's body parsing and rendered as
+        problem+json by the error handlers."""
+        received = 0
+        body_done = False
+        deadline = asyncio.get_running_loop().time() + self.body_timeout_s
+
+        async def limited_receive() -> Message:
+            nonlocal received, body_done
+            if body_done:  # after the body only a disconnect can come: no deadline for that wait
+                return await receive()
+            try:
+                async with asyncio.timeout_at(deadline):
+                    message = await receive()
+            except TimeoutError:
+                raise HTTPException(
+                    408, f"The request body did not arrive within {self.body_timeout_s:g} seconds."
+                ) from None
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                body_done = not message.get("more_body", False)
+                if received > self.max_body_bytes:
+                    raise HTTPException(413, f"The request body exceeds {self.max_body_bytes} bytes.")
+            return message
+
+        return limited_receive
 
 
 def _route(scope: Scope) -> str:

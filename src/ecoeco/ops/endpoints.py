@@ -8,6 +8,8 @@ from ecoeco.core.errors import problem_response
 from ecoeco.runtime import Backends
 
 router = APIRouter(include_in_schema=False)
+# Mounted on the public listener only when no metrics port of its own is configured (ecoeco.app).
+metrics_router = APIRouter(include_in_schema=False)
 
 
 @router.get("/healthz")
@@ -37,6 +39,6 @@ async def readyz(request: Request) -> JSONResponse:
     )
 
 
-@router.get("/metrics")
+@metrics_router.get("/metrics")
 async def metrics() -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

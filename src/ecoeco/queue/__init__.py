@@ -20,7 +20,9 @@ Declaring a task (in a domain's ``tasks.py``, found automatically)::
   business id.
 * An exception → retry after exponential backoff with jitter (``retry_backoff_s`` base, 2 s default), up
   to ``max_retries``; then the task is dead-lettered (``q.dlq`` / ``queue_dead_letters``) with the reason
-  and error, and ``on_dead_letter(ctx, exc)`` runs once. ``raise PermanentError(...)`` skips the retries;
+  and error, and ``on_dead_letter(ctx, exc)`` runs once (embedded also for a job that waited past its
+  queue's TTL, with ``JobExpired``; RabbitMQ expires messages silently, so a domain whose jobs must end
+  somehow also sweeps for what vanished, as waste does). ``raise PermanentError(...)`` skips the retries;
   ``raise RetryLater(..., after_s=…)`` makes the next attempt wait at least that long.
   Running past the queue's soft time limit cancels the task (a ``time-limit`` failure).
 
@@ -40,7 +42,8 @@ Tests: the ``workers`` fixture (``tests/support/fixtures_queue.py``) runs worker
 and ``await workers.drain()`` waits until every queued task has finished.
 """
 
+from ecoeco.queue.execution import JobExpired
 from ecoeco.queue.outbox import enqueue
 from ecoeco.queue.registry import PermanentError, RetryLater, Task, TaskContext, task
 
-__all__ = ["PermanentError", "RetryLater", "Task", "TaskContext", "enqueue", "task"]
+__all__ = ["JobExpired", "PermanentError", "RetryLater", "Task", "TaskContext", "enqueue", "task"]

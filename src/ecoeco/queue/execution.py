@@ -36,6 +36,10 @@ class WorkerLostError(Exception):
     """The message was delivered again and again without finishing (the worker died each time)."""
 
 
+class JobExpired(Exception):
+    """The job waited in its queue longer than the queue's TTL and will not run."""
+
+
 @dataclass(frozen=True)
 class Outcome:
     kind: Literal["done", "duplicate", "retry", "dead"]

@@ -19,7 +19,7 @@ import structlog
 from sqlalchemy import or_, select, update
 
 from ecoeco.core.clock import utcnow
-from ecoeco.queue.execution import Outcome, execute
+from ecoeco.queue.execution import JobExpired, Outcome, dead_letter, execute
 from ecoeco.queue.models import DeadLetterRow, OutboxRow
 from ecoeco.queue.outbox import _epoch
 from ecoeco.queue.registry import Task
@@ -134,8 +134,11 @@ class EmbeddedExecutor:
             if task is None:
                 outcome = Outcome("dead", reason="unknown-task", error=f"no task named {row.task!r}")
             elif queue.ttl_s is not None and waited > queue.ttl_s:
-                outcome = Outcome(
-                    "dead", reason="expired", error=f"waited {waited:.0f}s > TTL {queue.ttl_s}s"
+                # Like a message RabbitMQ expires, except that here the task's hook hears of it (a scan
+                # must not wait forever for a job that will never run).
+                expired = JobExpired(f"waited {waited:.0f}s > TTL {queue.ttl_s}s")
+                outcome = await dead_letter(
+                    task, self.backends, row.id, row.kwargs, row.attempts + 1, "expired", expired
                 )
             else:
                 outcome = await execute(

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import PydanticCustomError
 
+from ecoeco.core.text import Text
 from ecoeco.users.models import NICKNAME_MAX
 
 
@@ -27,7 +29,8 @@ SERVER_OWNED = frozenset(UserOut.model_fields) - {"nickname"}
 class UserPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    nickname: str | None = Field(default=None, min_length=1, max_length=NICKNAME_MAX)
+    # Optional but never null: None is only the "not sent" default, so the schema does not offer null.
+    nickname: Annotated[Text, Field(min_length=1, max_length=NICKNAME_MAX)] | SkipJsonSchema[None] = None
 
     @model_validator(mode="before")
     @classmethod

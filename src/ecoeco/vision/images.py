@@ -14,6 +14,14 @@ Order matters, cheapest and most dangerous checks first:
 
 ``prepare_image`` is CPU-bound: call it through ``asyncio.to_thread`` from async code.
 
+Memory is bounded per request and per process. A small file can hold a big picture (a 143 kB PNG of zeros
+is 49 MP, 147 MB as RGB), so: JPEG is decoded at 1/2, 1/4 or 1/8 scale when that still covers the output
+(``draft``); other formats are decoded once at full size and reduced at once, before any copy is made
+(``reduce``, then orientation and colour conversion on the small image); and every decode first takes its
+estimated bytes from a process-wide budget (:class:`DecodeBudget`, ``ECOECO_IMAGE_DECODE_BUDGET_MB``), so
+eight such uploads at once queue for the budget instead of needing eight times the memory. Afterwards the
+freed pages go back to the operating system (glibc keeps them in its per-thread arenas otherwise).
+
 The pHash is our own: a 32x32 greyscale thumbnail, its 2-D DCT (two products with a fixed 32x32 cosine
 matrix), and the signs of the 8x8 lowest frequencies against their median. That is ten lines of numpy
 instead of the ``imagehash`` package and the SciPy and PyWavelets it would pull into the image.
@@ -21,8 +29,12 @@ instead of the ``imagehash`` package and the SciPy and PyWavelets it would pull 
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import hashlib
 import io
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from typing import Final
@@ -32,7 +44,7 @@ import numpy.typing as npt
 import pillow_heif
 from PIL import Image, ImageOps
 
-from ecoeco.core.errors import PayloadTooLarge, Unprocessable, UnsupportedMediaType
+from ecoeco.core.errors import PayloadTooLarge, ServiceUnavailable, Unprocessable, UnsupportedMediaType
 from ecoeco.settings import Settings
 
 pillow_heif.register_heif_opener()
@@ -41,6 +53,11 @@ OUTPUT_TYPE: Final = "image/jpeg"
 JPEG_QUALITY: Final = 85
 DEFAULT_MAX_EDGE: Final = 1280
 THUMBNAIL_EDGE: Final = 320  # a list row's picture at up to 4x its 80 CSS pixels
+
+# PNG and WebP can only be decoded at full size; they are screenshots and graphics far more than camera
+# photos (phones write JPEG or HEIC), and 16.7 MP (4096x4096) is far more than the 1280 px we keep.
+LOSSLESS_MAX_PIXELS: Final = 4096 * 4096
+_LOSSLESS: Final = frozenset({"image/png", "image/webp"})
 
 # Sniffed type -> the only Pillow decoder allowed to open it.
 _DECODERS: Final = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP", "image/heic": "HEIF"}
@@ -70,6 +87,7 @@ class ImageLimits:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ImageLimits:
+        DECODE_BUDGET.configure(settings.image_decode_budget_mb * 1024 * 1024)
         return cls(max_bytes=settings.image_max_bytes, max_pixels=settings.image_max_pixels)
 
     def prepare(self, data: bytes, *, declared_type: str | None = None) -> PreparedImage:
@@ -149,10 +167,13 @@ def _check_declaration(declared_type: str | None) -> None:
 
 
 def _decode(data: bytes, source_type: str, *, max_pixels: int, max_edge: int) -> Image.Image:
-    """Decode fully (so truncation is caught) into a fresh RGB image that carries no metadata."""
+    """Decode fully (so truncation is caught) into a fresh RGB image, at most about ``max_edge`` on its
+    longer side after reduction, that carries no metadata."""
     try:
         with Image.open(io.BytesIO(data), formats=[_DECODERS[source_type]]) as im:
             width, height = im.size
+            if source_type in _LOSSLESS:
+                max_pixels = min(max_pixels, LOSSLESS_MAX_PIXELS)
             if width < 1 or height < 1 or width * height > max_pixels:
                 raise Unprocessable(
                     f"The image is {width}x{height} pixels; the limit is {max_pixels} pixels.",
@@ -161,9 +182,12 @@ def _decode(data: bytes, source_type: str, *, max_pixels: int, max_edge: int) ->
                 )
             # JPEG can decode at 1/2, 1/4 or 1/8 scale; never below what the resize needs.
             im.draft("RGB", (max_edge, max_edge))
-            im.load()
-            upright = ImageOps.exif_transpose(im)
-            return _pixels_only(upright)
+            with DECODE_BUDGET.reserve(decode_cost(im)):
+                im.load()
+                small = _reduced(im, max_edge)
+                del im  # the full-size pixels go before the copies below are made
+                upright = ImageOps.exif_transpose(small)
+                return _pixels_only(upright)
     except Image.DecompressionBombError as exc:
         raise Unprocessable(
             "The image has too many pixels.", code="image-too-many-pixels", max_pixels=max_pixels
@@ -173,6 +197,81 @@ def _decode(data: bytes, source_type: str, *, max_pixels: int, max_edge: int) ->
         raise Unprocessable(
             "The image could not be decoded; it may be truncated or corrupt.", code="image-undecodable"
         ) from exc
+    finally:
+        release_memory()
+
+
+# Modes Image.reduce() works on directly; others (palette, 16-bit) are converted first.
+_REDUCIBLE = frozenset({"L", "LA", "RGB", "RGBA", "RGBa", "La", "I", "F", "CMYK"})
+
+
+def _reduced(im: Image.Image, max_edge: int) -> Image.Image:
+    """A box-filtered copy by an integer factor that keeps the longer side ≥ ``max_edge`` (the LANCZOS
+    resize that follows makes the final size), or ``im`` itself when it is small enough already."""
+    factor = max(im.size) // max_edge
+    if factor < 2:
+        return im
+    if im.mode not in _REDUCIBLE:
+        im = im.convert("RGBA" if im.mode in ("P", "PA") else "RGB")
+    return im.reduce(factor)
+
+
+def decode_cost(im: Image.Image) -> int:
+    """Bytes a decode of ``im`` (after ``draft``) holds at its peak, as measured with Pillow 13: four per
+    pixel (Pillow keeps RGB in four), eight with alpha (reducing premultiplies into a second full copy),
+    nine for a palette image (itself, then converted)."""
+    pixels = im.size[0] * im.size[1]
+    if im.mode in ("P", "PA"):
+        return pixels * 9
+    return pixels * (8 if "A" in im.mode or "a" in im.mode else 4)
+
+
+class DecodeBudget:
+    """Bytes of image decoding this process allows at once (threads wait for their share; a decode larger
+    than the whole budget waits until it has it all). Sized from memory, not from CPUs: see the module doc."""
+
+    def __init__(self, total_bytes: int, *, wait_s: float = 30.0) -> None:
+        self.total = total_bytes
+        self.wait_s = wait_s
+        self._free = total_bytes
+        self._cond = threading.Condition()
+
+    def configure(self, total_bytes: int) -> None:
+        with self._cond:
+            self._free += total_bytes - self.total
+            self.total = total_bytes
+            self._cond.notify_all()
+
+    @contextlib.contextmanager
+    def reserve(self, cost: int) -> Iterator[None]:
+        share = min(cost, self.total)
+        with self._cond:
+            if not self._cond.wait_for(lambda: self._free >= share, timeout=self.wait_s):
+                raise ServiceUnavailable(
+                    "Too many large images are being processed; please retry shortly.",
+                    code="image-decoder-busy",
+                )
+            self._free -= share
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._free += share
+                self._cond.notify_all()
+
+
+DECODE_BUDGET = DecodeBudget(192 * 1024 * 1024)  # ECOECO_IMAGE_DECODE_BUDGET_MB
+
+try:
+    _malloc_trim: Callable[[int], int] | None = ctypes.CDLL("libc.so.6").malloc_trim
+except (OSError, AttributeError):  # not glibc: its allocator returns memory its own way
+    _malloc_trim = None
+
+
+def release_memory() -> None:
+    """Give freed heap pages back to the OS: a big decode's pages otherwise stay in the process' RSS."""
+    if _malloc_trim is not None:
+        _malloc_trim(0)
 
 
 def _pixels_only(im: Image.Image) -> Image.Image:

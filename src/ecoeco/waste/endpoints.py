@@ -15,6 +15,7 @@ from ecoeco.auth.deps import CurrentUser
 from ecoeco.core.api import API_PREFIX
 from ecoeco.core.errors import ProblemError, Unprocessable, UnsupportedMediaType
 from ecoeco.core.language import LangDep
+from ecoeco.core.text import is_text
 from ecoeco.runtime.deps import BackendsDep, SessionDep
 from ecoeco.waste import progress
 from ecoeco.waste.schemas import (
@@ -53,6 +54,7 @@ async def create_upload(
     response_model=ScanAccepted,
     openapi_extra={
         "requestBody": {
+            "required": True,
             "content": {
                 "application/json": {"schema": ScanCreate.model_json_schema()},
                 "multipart/form-data": {
@@ -64,7 +66,7 @@ async def create_upload(
                         },
                     }
                 },
-            }
+            },
         }
     },
 )
@@ -118,6 +120,8 @@ async def _read_scan_request(
             raise Unprocessable("'image' must be a file.", code="validation-failed")
         if question is not None and (not isinstance(question, str) or not 1 <= len(question) <= 500):
             raise Unprocessable("'question' must be 1 to 500 characters.", code="validation-failed")
+        if question is not None and not is_text(question):
+            raise Unprocessable("'question' must not contain NUL characters.", code="invalid-text")
         data = await image.read() if image is not None else None
         return None, data, image.content_type if image is not None else None, question
     raise UnsupportedMediaType("Send JSON or multipart/form-data.", code="unsupported-media-type")
@@ -145,10 +149,14 @@ async def get_scan_image(
     return Response(data, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=86400"})
 
 
-async def _owned_scan(scan_id: uuid.UUID, user: CurrentUser, backends: BackendsDep) -> uuid.UUID:
-    # A dependency, not code in the stream: once streaming starts it is too late to answer 404.
+async def _owned_scan(
+    scan_id: uuid.UUID, user: CurrentUser, backends: BackendsDep
+) -> AsyncIterator[uuid.UUID]:
+    # A dependency, not code in the stream: once streaming starts it is too late to answer 404 or 429.
+    # Its slot is held until the stream ends (a yield dependency outlives a streaming response).
     await scans.ensure_owner(backends, user.user_id, scan_id)
-    return scan_id
+    async with scans.stream_slot(backends, user.user_id):
+        yield scan_id
 
 
 def _last_event_id(last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None) -> int:

@@ -14,6 +14,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ecoeco.core.clock import utcnow
+from ecoeco.queue import JobExpired
 from ecoeco.runtime import Backends
 from ecoeco.vision.base import Classification, VisionError
 from ecoeco.waste import progress, repository
@@ -76,13 +77,15 @@ def _verdict(c: Classification) -> Verdict:
 async def fail(session: AsyncSession, scan_id: uuid.UUID, exc: BaseException | None) -> None:
     """Mark the scan failed with a user-safe reason, in the caller's transaction.
 
-    ``exc`` is what killed its job; None when the job vanished (expired in the broker unseen).
+    ``exc`` is what killed its job (``JobExpired``: it waited past its TTL); None when the job vanished
+    (expired in the broker unseen).
     """
     scan = await repository.get_scan(session, scan_id)
     if scan is None:
         return
     vision = isinstance(exc, VisionError) or isinstance(getattr(exc, "__cause__", None), VisionError)
-    code = "vision-unavailable" if vision else "analysis-timeout" if exc is None else "analysis-failed"
+    timed_out = exc is None or isinstance(exc, JobExpired)
+    code = "vision-unavailable" if vision else "analysis-timeout" if timed_out else "analysis-failed"
     message = FAILED_MESSAGE.get(scan.lang, FAILED_MESSAGE["ko"])
     failed = {"error_code": code, "error_message": message, "completed_at": utcnow()}
     await progress.record(

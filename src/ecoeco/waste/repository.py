@@ -22,13 +22,28 @@ async def add_upload(session: AsyncSession, upload: Upload) -> Upload:
     return upload
 
 
-async def get_upload(
-    session: AsyncSession, upload_id: uuid.UUID, *, for_update: bool = False
-) -> Upload | None:
-    stmt = select(Upload).where(Upload.id == upload_id)
-    if for_update:
-        stmt = stmt.with_for_update()
-    return (await session.execute(stmt)).scalar_one_or_none()
+async def get_upload(session: AsyncSession, upload_id: uuid.UUID) -> Upload | None:
+    return await session.get(Upload, upload_id)
+
+
+async def consume_upload(session: AsyncSession, upload_id: uuid.UUID) -> bool:
+    """Mark a pending upload consumed; False if another request did first (a conditional UPDATE: the
+    database serialises the race on both backends, where SQLite ignores SELECT … FOR UPDATE)."""
+    result = await session.execute(
+        update(Upload)
+        .where(Upload.id == upload_id, Upload.status == "pending")
+        .values(status="consumed")
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def open_uploads(session: AsyncSession, user_id: uuid.UUID, *, now: datetime) -> int:
+    """Upload targets handed to the user that are neither used nor expired."""
+    stmt = select(func.count()).where(
+        Upload.user_id == user_id, Upload.status == "pending", Upload.expires_at > now
+    )
+    return int(await session.scalar(stmt) or 0)
 
 
 async def finished_uploads(session: AsyncSession, *, expired_before: datetime, limit: int) -> list[Upload]:

@@ -16,6 +16,11 @@ from ecoeco.recycling import service as recycling
 from ecoeco.vision import Taxonomy
 from ecoeco.waste.progress import Step
 
+# Verdict.model of answers that did not come from looking at the photo: the user's own words, or a
+# confirmed earlier photo. Neither may ever be shared as what a photo shows (see service.feedback).
+QUESTION_MODEL = "knowledge-base"
+CACHE_MODEL = "confirmed-cache"
+
 # What we ask a user to do when nothing conclusive came out.
 UNSURE_REPLY = {
     "ko": "무엇인지 확실하지 않아요. 물건 이름이나 재질을 몇 단어로 알려 주세요.",
@@ -46,7 +51,7 @@ def verdict_for_question(question: str, *, fallback: Verdict | None) -> Verdict:
     """Answer a typed description through the knowledge base's search."""
     found = recycling.search_rule(question)
     if found is None:
-        return fallback or Verdict(major=None, middle=None, unsure=True, model="knowledge-base")
+        return fallback or Verdict(major=None, middle=None, unsure=True, model=QUESTION_MODEL)
     rule, score = found
     return Verdict(
         major=rule.major,
@@ -54,7 +59,7 @@ def verdict_for_question(question: str, *, fallback: Verdict | None) -> Verdict:
         item_id=rule.item_id,
         tags=list(fallback.tags) if fallback else [],
         confidence=score,
-        model="knowledge-base",
+        model=QUESTION_MODEL,
         usage=fallback.usage if fallback else None,
     )
 

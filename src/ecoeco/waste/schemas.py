@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ecoeco.core.api import API_PREFIX
+from ecoeco.core.text import Text
 
 ContentType = Literal["image/jpeg", "image/png", "image/webp", "image/heic", "image/heif"]
 ScanStatus = Literal["queued", "processing", "done", "failed"]
@@ -39,7 +40,7 @@ class ScanCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     upload_id: uuid.UUID | None = None
-    question: str | None = Field(default=None, min_length=1, max_length=500)
+    question: Text | None = Field(default=None, min_length=1, max_length=500)
 
 
 class ScanAccepted(BaseModel):
@@ -87,8 +88,8 @@ class FeedbackCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     correct: bool
-    item_id: str | None = Field(default=None, max_length=80, description="The right item when not correct.")
-    comment: str | None = Field(default=None, max_length=1000)
+    item_id: Text | None = Field(default=None, max_length=80, description="The right item when not correct.")
+    comment: Text | None = Field(default=None, max_length=1000)
 
 
 class FeedbackView(BaseModel):

@@ -15,7 +15,7 @@ from ecoeco.queue.jobs import stats_provider
 from ecoeco.runtime import Backends
 from ecoeco.storage import ObjectNotFound
 from ecoeco.vision.base import VisionPermanentError, VisionRetryableError
-from ecoeco.waste import pipeline, repository
+from ecoeco.waste import pipeline, progress, repository
 
 log = structlog.get_logger(__name__)
 
@@ -68,9 +68,12 @@ async def drop_finished_uploads(backends: Backends) -> int:
     while True:
         async with backends.db.session() as session:
             batch = await repository.finished_uploads(session, expired_before=utcnow(), limit=CLEANUP_BATCH)
+        # Objects first, then the rows, in a short transaction of their own: a crash in between leaves
+        # rows the next run retries, and no write lock is held while the store is busy (SQLite has one).
+        for upload in batch:
+            await backends.storage.delete(upload.object_key)
+        async with backends.db.session() as session:
             for upload in batch:
-                # Object first, then the row: a crash in between leaves a row the next run retries.
-                await backends.storage.delete(upload.object_key)
                 await repository.delete_upload(session, upload.id)
         deleted += len(batch)
         if len(batch) < CLEANUP_BATCH:
@@ -85,9 +88,17 @@ async def sweep_stale_scans(ctx: TaskContext[Backends], *, slot: str) -> None:
 
 
 async def fail_stale_scans(backends: Backends) -> int:
-    cutoff = utcnow() - STALE_SCAN_AFTER
-    async with backends.db.session() as session:
-        stale = await repository.stale_scans(session, untouched_since=cutoff, limit=CLEANUP_BATCH)
+    """Fail every scan left untouched past STALE_SCAN_AFTER, each in a transaction of its own: a short
+    write that waits its turn on SQLite rather than one long one that other writers time out against."""
+    failed = 0
+    while True:
+        cutoff = utcnow() - STALE_SCAN_AFTER
+        async with backends.db.session() as session:
+            stale = await repository.stale_scans(session, untouched_since=cutoff, limit=CLEANUP_BATCH)
         for scan_id in stale:
-            await pipeline.fail(session, scan_id, None)
-    return len(stale)
+            async with backends.db.session() as session:
+                await pipeline.fail(session, scan_id, None)
+            await progress.notify(backends.cache, scan_id)
+        failed += len(stale)
+        if len(stale) < CLEANUP_BATCH:
+            return failed

@@ -145,11 +145,10 @@ def content_security_policy(*, connect: list[str], style: str = "'self'", img: s
 
 
 def page_headers(csp: str) -> dict[str, str]:
+    """What a page adds to the headers every response gets (ecoeco.core.headers: nosniff, no framing,
+    referrer policy, HSTS behind TLS): its own Content-Security-Policy and the browser features it uses."""
     return {
         "Content-Security-Policy": csp,
-        "X-Content-Type-Options": "nosniff",
-        "X-Frame-Options": "DENY",
-        "Referrer-Policy": "same-origin",
         "Cross-Origin-Opener-Policy": "same-origin",
         # The camera is reached through the file input; location only when the person taps the button.
         "Permissions-Policy": "camera=(self), geolocation=(self), microphone=(), payment=(), usb=()",
@@ -199,7 +198,6 @@ def mount(app: FastAPI, settings: Settings, *, ui: bool) -> None:
     """Serve the docs (when the app publishes OpenAPI) and, with ``ui``, the web app."""
     bundle = load_bundle()
     router = APIRouter(include_in_schema=False)
-    asset_headers = {"X-Content-Type-Options": "nosniff"}
 
     @router.api_route(ASSET_PREFIX + "/{version}/{path:path}", methods=["GET", "HEAD"])
     async def asset(version: str, path: str, request: Request) -> Response:
@@ -208,7 +206,7 @@ def mount(app: FastAPI, settings: Settings, *, ui: bool) -> None:
             raise NotFound("No such file.", code="asset-not-found")
         # An older page (mid-deploy) still gets a file, but only the current version may be kept.
         cache = IMMUTABLE if version == bundle.version else REVALIDATE
-        return _respond(request, found, {**asset_headers, "Cache-Control": cache})
+        return _respond(request, found, {"Cache-Control": cache})
 
     # Pages without an icon link (the dev consent page, JSON in a tab) make browsers ask for this.
     @router.api_route("/favicon.ico", methods=["GET", "HEAD"])
@@ -216,17 +214,17 @@ def mount(app: FastAPI, settings: Settings, *, ui: bool) -> None:
         return _respond(
             request,
             bundle.assets["icons/icon-192.png"],
-            {**asset_headers, "Cache-Control": "public, max-age=86400"},
+            {"Cache-Control": "public, max-age=86400"},
         )
 
     if app.openapi_url:
-        _mount_docs(router, bundle, app.openapi_url, asset_headers)
+        _mount_docs(router, bundle, app.openapi_url)
     if ui:
         _mount_app(router, bundle, settings)
     app.include_router(router)
 
 
-def _mount_docs(router: APIRouter, bundle: Bundle, openapi_url: str, asset_headers: dict[str, str]) -> None:
+def _mount_docs(router: APIRouter, bundle: Bundle, openapi_url: str) -> None:
     page = bundle.render("docs/docs.html", BASE=bundle.base, OPENAPI_URL=html.escape(openapi_url))
     # Swagger UI's React components set style attributes and its icons are data: URIs.
     headers = {
@@ -244,9 +242,7 @@ def _mount_docs(router: APIRouter, bundle: Bundle, openapi_url: str, asset_heade
     async def docs_asset(name: str, request: Request) -> Response:
         if name not in SWAGGER_FILES:
             raise NotFound("No such file.", code="asset-not-found")
-        return _respond(
-            request, swagger_asset(name), {**asset_headers, "Cache-Control": "public, max-age=86400"}
-        )
+        return _respond(request, swagger_asset(name), {"Cache-Control": "public, max-age=86400"})
 
 
 def _mount_app(router: APIRouter, bundle: Bundle, settings: Settings) -> None:
@@ -274,4 +270,4 @@ def _mount_app(router: APIRouter, bundle: Bundle, settings: Settings) -> None:
 
     @router.api_route("/manifest.webmanifest", methods=["GET", "HEAD"])
     async def web_manifest(request: Request) -> Response:
-        return _respond(request, manifest, {"X-Content-Type-Options": "nosniff", "Cache-Control": REVALIDATE})
+        return _respond(request, manifest, {"Cache-Control": REVALIDATE})

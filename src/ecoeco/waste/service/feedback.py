@@ -11,6 +11,7 @@ from ecoeco.core.errors import Conflict, NotFound, Unprocessable
 from ecoeco.recycling import service as recycling
 from ecoeco.waste import repository
 from ecoeco.waste.models import ConfirmedImage, Feedback, Scan, hash_bands
+from ecoeco.waste.rules import CACHE_MODEL, QUESTION_MODEL
 from ecoeco.waste.schemas import FeedbackCreate, FeedbackView
 
 
@@ -45,18 +46,30 @@ async def submit_feedback(
     return feedback_view(feedback)
 
 
+def shareable(scan: Scan) -> bool:
+    """Whether a confirmation of this scan's answer may count towards serving it to other people.
+
+    Only what the model concluded from the photo alone: an answer taken from the user's question (the
+    photo was inconclusive, or the model was shown the question too) says nothing about the picture, and
+    sharing it would let anyone decide what someone else's photo is (A asks "다 쓴 건전지" about a blank
+    photo, says "correct", and B's similar photo comes back a battery). Even then it is served to others
+    only once enough distinct people confirmed it (service.scans.confirmed_verdict).
+    """
+    return scan.question is None and scan.model not in (None, QUESTION_MODEL, CACHE_MODEL)
+
+
 async def _learn(
     session: AsyncSession, scan: Scan, *, confirmed: bool, corrected: recycling.Rule | None
 ) -> None:
-    """Feed the near-duplicate cache from feedback on a photo scan: a confirmed answer (shared with
-    everyone) or a user's own correction (theirs alone)."""
+    """Feed the near-duplicate cache from feedback on a photo scan: a confirmed answer (served back to
+    this user, and shared with others under :func:`shareable`) or a user's own correction (theirs alone)."""
     await repository.forget_confirmed(session, scan.id)
     if scan.image_hash is None or scan.cache_hit:
         return
     if confirmed:
         if scan.major is None:
             return  # "correct" on an unsure answer confirms nothing
-        major, middle, item_id, shared = scan.major, scan.middle, scan.item_id, True
+        major, middle, item_id, shared = scan.major, scan.middle, scan.item_id, shareable(scan)
     elif corrected is not None:
         major, middle, item_id, shared = corrected.major, corrected.middle, corrected.item_id, False
     else:

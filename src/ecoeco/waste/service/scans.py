@@ -19,22 +19,24 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ecoeco.core.errors import Conflict, NotFound, Unprocessable
+from ecoeco.core.errors import Conflict, NotFound, TooManyRequests, Unprocessable
 from ecoeco.queue import enqueue
 from ecoeco.runtime import Backends
 from ecoeco.storage import ObjectNotFound
 from ecoeco.vision.images import ImageLimits, PreparedImage, hamming, thumbnail
 from ecoeco.waste import progress, repository
-from ecoeco.waste.models import Feedback, Scan, hash_bands
+from ecoeco.waste.models import ConfirmedImage, Feedback, Scan, hash_bands
 from ecoeco.waste.progress import Step
-from ecoeco.waste.rules import Verdict, finish
+from ecoeco.waste.rules import CACHE_MODEL, Verdict, finish
 from ecoeco.waste.schemas import ScanError, ScanView, image_url
+from ecoeco.waste.service import uploads
 from ecoeco.waste.service.feedback import feedback_view
-from ecoeco.waste.service.uploads import take_upload
-from ecoeco.waste.tasks import analyze_scan
+from ecoeco.waste.tasks import analyze_scan, delete_images
 
 # Hamming distance (of 64 bits) under which two photos count as the same picture.
 NEAR_DUPLICATE_BITS = 3
+# Distinct people who must have confirmed the model's answer for a photo before it is served to others.
+SHARE_AFTER_CONFIRMATIONS = 2
 
 
 @dataclass(frozen=True)
@@ -65,8 +67,10 @@ async def create_scan(
         if existing is not None:
             return Intake(_same_request(existing, fingerprint), created=False)
 
+    original = None
     if upload_id is not None:
-        image, image_type = await take_upload(session, backends, user_id, upload_id)
+        original = await uploads.read_upload(session, backends, user_id, upload_id)
+        image, image_type = original.data, original.content_type
     prepared = None
     if image is not None:
         limits = ImageLimits.from_settings(backends.settings)
@@ -86,19 +90,43 @@ async def create_scan(
         cache_hit=False,
         image_hash=prepared.phash if prepared else None,
     )
+    confirmed = None
     if prepared is not None:
+        # Everything slow happens before the first write: on SQLite that write takes the one write lock,
+        # held until commit, and every other writer waits for it.
+        confirmed = await _confirmed_verdict(session, user_id, prepared)
         scan.image_key = f"scans/{user_id}/{scan.id}.jpg"
+        await backends.storage.put(scan.image_key, prepared.data, content_type=prepared.content_type)
+    kept = False
+    try:
+        intake = await _record_intake(session, scan, prepared, original, confirmed)
+        kept = intake.created
+    finally:
+        if scan.image_key is not None and not kept:
+            await backends.storage.delete(scan.image_key)  # no scan refers to it
+    return intake
+
+
+async def _record_intake(
+    session: AsyncSession,
+    scan: Scan,
+    prepared: PreparedImage | None,
+    original: uploads.TakenUpload | None,
+    confirmed: Verdict | None,
+) -> Intake:
     if not await repository.insert_scan(session, scan):
         # Only the (user, key) constraint can refuse the row: a concurrent request with the same key
         # won the race, so answer with its scan.
-        existing = await repository.get_by_idempotency_key(session, user_id, idempotency_key or "")
+        existing = await repository.get_by_idempotency_key(session, scan.user_id, scan.idempotency_key or "")
         if existing is None:
             raise Conflict("The scan could not be stored; please retry.", code="scan-conflict")
-        return Intake(_same_request(existing, fingerprint), created=False)
+        return Intake(_same_request(existing, scan.request_hash), created=False)
+    if original is not None:
+        await uploads.consume(session, original)
+        # The original may carry GPS EXIF: gone as soon as this transaction has kept its clean copy.
+        await enqueue(session, delete_images, keys=[original.object_key], key=f"upload:{original.id}")
     if prepared is not None:
-        await backends.storage.put(scan.image_key or "", prepared.data, content_type=prepared.content_type)
         preprocessed = Step("preprocessed", {"width": prepared.width, "height": prepared.height})
-        confirmed = await _confirmed_verdict(session, scan, prepared)
         if confirmed is not None:
             # A photo someone confirmed before: answered on the spot, the way the worker would finish.
             cache_hit = Step("cache_check", {"hit": True})
@@ -121,27 +149,46 @@ def _fingerprint(upload_id: uuid.UUID | None, image: bytes | None, question: str
 
 def _same_request(existing: Scan, fingerprint: str) -> Scan:
     if existing.request_hash != fingerprint:
-        raise Unprocessable(
+        # 409, not 422: the request itself is valid; this key is taken (422 is kept for invalid input).
+        raise Conflict(
             "This Idempotency-Key was already used with a different request.", code="idempotency-key-reused"
         )
     return existing
 
 
-async def _confirmed_verdict(session: AsyncSession, scan: Scan, prepared: PreparedImage) -> Verdict | None:
-    """What a user confirmed about a near-identical photo (theirs, or shared), if anyone did."""
-    for candidate in await repository.confirmed_candidates(
-        session, hash_bands(prepared.phash), user_id=scan.user_id
-    ):
-        if hamming(candidate.image_hash, prepared.phash) <= NEAR_DUPLICATE_BITS:
-            return Verdict(
-                major=candidate.major,
-                middle=candidate.middle,
-                item_id=candidate.item_id,
-                tags=list(candidate.tags),
-                confidence=1.0,
-                model="confirmed-cache",
-            )
+async def _confirmed_verdict(
+    session: AsyncSession, user_id: uuid.UUID, prepared: PreparedImage
+) -> Verdict | None:
+    """What was confirmed about a near-identical photo: by this user (their own confirmation or
+    correction, served back to them alone), or by enough distinct other people that it is no one person's
+    say (see service.feedback.shareable)."""
+    near = [
+        c
+        for c in await repository.confirmed_candidates(session, hash_bands(prepared.phash), user_id=user_id)
+        if hamming(c.image_hash, prepared.phash) <= NEAR_DUPLICATE_BITS
+    ]
+    own = next((c for c in near if c.user_id == user_id), None)
+    if own is not None:
+        return _cached(own)
+    confirmers: dict[tuple[str, str | None, str | None], set[uuid.UUID]] = {}
+    for c in near:  # newest first: on a tie the most recent answer wins
+        confirmers.setdefault((c.major, c.middle, c.item_id), set()).add(c.user_id)
+    needed = SHARE_AFTER_CONFIRMATIONS
+    for candidate in near:
+        if len(confirmers[(candidate.major, candidate.middle, candidate.item_id)]) >= needed:
+            return _cached(candidate)
     return None
+
+
+def _cached(candidate: ConfirmedImage) -> Verdict:
+    return Verdict(
+        major=candidate.major,
+        middle=candidate.middle,
+        item_id=candidate.item_id,
+        tags=list(candidate.tags),
+        confidence=1.0,
+        model=CACHE_MODEL,
+    )
 
 
 async def get_scan(session: AsyncSession, user_id: uuid.UUID, scan_id: uuid.UUID) -> ScanView:
@@ -191,6 +238,8 @@ def to_view(scan: Scan, feedback: Feedback | None = None) -> ScanView:
 SSE_DB_FALLBACK_S = 1.0
 SSE_HEARTBEAT_S = 15.0
 SSE_MAX_S = 300.0
+# Streams one user may hold open at once (per process): the app needs one per scan in progress.
+SSE_MAX_PER_USER = 5
 
 
 @dataclass(frozen=True)
@@ -206,8 +255,46 @@ async def ensure_owner(backends: Backends, user_id: uuid.UUID, scan_id: uuid.UUI
             raise NotFound("No such scan.", code="scan-not-found")
 
 
+class _OpenStreams:
+    """Event streams open in this process, per user (a process' own count: every replica caps alike)."""
+
+    def __init__(self, _backends: Backends) -> None:
+        self.by_user: dict[uuid.UUID, int] = {}
+
+
+@contextlib.asynccontextmanager
+async def stream_slot(backends: Backends, user_id: uuid.UUID) -> AsyncIterator[None]:
+    """Hold one of the user's SSE_MAX_PER_USER stream slots for as long as the stream is open."""
+    streams = backends.component(_OpenStreams).by_user
+    if streams.get(user_id, 0) >= SSE_MAX_PER_USER:
+        raise TooManyRequests(
+            f"At most {SSE_MAX_PER_USER} event streams may be open at once; close one or poll the scan.",
+            retry_after=int(SSE_DB_FALLBACK_S) + 1,
+            code="too-many-streams",
+        )
+    streams[user_id] = streams.get(user_id, 0) + 1
+    try:
+        yield
+    finally:
+        streams[user_id] -= 1
+        if not streams[user_id]:
+            del streams[user_id]
+
+
+def open_streams(backends: Backends) -> int:
+    """Event streams open in this process (all users)."""
+    return sum(backends.component(_OpenStreams).by_user.values())
+
+
 async def stream_events(backends: Backends, scan_id: uuid.UUID, *, after: int) -> AsyncIterator[StreamItem]:
-    """Replay events after ``after``, then follow new ones until the scan ends (or a time cap)."""
+    """Replay events after ``after``, then follow new ones until the scan ends (or a time cap). A scan that
+    has already ended is replayed and closed at once: nothing more can happen to it."""
+    async with backends.db.session() as session:
+        scan = await repository.get_scan(session, scan_id)
+        if scan is None or scan.status in progress.TERMINAL:
+            for event in await repository.events_after(session, scan_id, after):
+                yield StreamItem(event.seq, event.type, event.data)
+            return
     last = after
     started = last_sent = time.monotonic()
     async with backends.cache.listen(progress.channel(scan_id)) as changed:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ecoeco.core.clock import utcnow
-from ecoeco.core.errors import Conflict, NotFound, PayloadTooLarge, ProblemError
+from ecoeco.core.errors import Conflict, NotFound, PayloadTooLarge, ProblemError, TooManyRequests
 from ecoeco.runtime import Backends
 from ecoeco.storage import ObjectNotFound
 from ecoeco.waste import repository
@@ -18,6 +19,11 @@ from ecoeco.waste.schemas import UploadTarget
 UPLOAD_TTL = timedelta(minutes=15)
 
 
+# Upload targets a user may hold open at once: a phone needs one per photo in flight, and every open one is
+# a URL anyone holding it can send a slow body to.
+MAX_OPEN_UPLOADS = 10
+
+
 async def create_upload(
     session: AsyncSession, backends: Backends, user_id: uuid.UUID, *, content_type: str, size: int
 ) -> UploadTarget:
@@ -25,6 +31,12 @@ async def create_upload(
     if size > limit:
         raise PayloadTooLarge(
             f"Images may be at most {limit} bytes.", code="image-too-large", max_bytes=limit
+        )
+    if await repository.open_uploads(session, user_id, now=utcnow()) >= MAX_OPEN_UPLOADS:
+        raise TooManyRequests(
+            f"At most {MAX_OPEN_UPLOADS} uploads may be open at once; scan or let some expire first.",
+            retry_after=60,
+            code="too-many-open-uploads",
         )
     upload = Upload(
         id=uuid.uuid4(),
@@ -48,10 +60,20 @@ async def create_upload(
     )
 
 
-async def take_upload(
+@dataclass(frozen=True)
+class TakenUpload:
+    id: uuid.UUID
+    data: bytes
+    content_type: str
+    object_key: str  # the original, deleted once its re-encoded copy is stored
+
+
+async def read_upload(
     session: AsyncSession, backends: Backends, user_id: uuid.UUID, upload_id: uuid.UUID
-) -> tuple[bytes, str]:
-    upload = await repository.get_upload(session, upload_id, for_update=True)
+) -> TakenUpload:
+    """The uploaded bytes, checked; nothing written yet (see :func:`consume`), so the image can be decoded
+    before the request takes the database's write lock."""
+    upload = await repository.get_upload(session, upload_id)
     # Another user's upload is reported exactly like a missing one: ids must not be probeable.
     if upload is None or upload.user_id != user_id:
         raise NotFound("No such upload.", code="upload-not-found")
@@ -69,5 +91,10 @@ async def take_upload(
         ) from exc
     if len(data) > upload.size:
         raise PayloadTooLarge("The uploaded image is larger than announced.", code="upload-too-large")
-    upload.status = "consumed"
-    return data, upload.content_type
+    return TakenUpload(upload.id, data, upload.content_type, upload.object_key)
+
+
+async def consume(session: AsyncSession, upload: TakenUpload) -> None:
+    """Use the upload up, once: of concurrent scans of one upload, all but one get 409."""
+    if not await repository.consume_upload(session, upload.id):
+        raise Conflict("This upload was already used for a scan.", code="upload-already-used")
