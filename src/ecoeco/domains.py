@@ -14,7 +14,7 @@ from types import ModuleType
 from ecoeco.queue.registry import REGISTRY, Task
 from ecoeco.settings import Settings
 
-DOMAINS: tuple[str, ...] = ("auth", "users", "waste", "recycling", "locations")
+DOMAINS: tuple[str, ...] = ("auth", "users", "waste", "recycling", "locations", "rewards")
 # Infrastructure packages that own tables of their own.
 INFRA: tuple[str, ...] = ("queue",)
 

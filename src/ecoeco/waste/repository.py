@@ -243,3 +243,33 @@ async def confirmed_candidates(
         .limit(50)
     )
     return list((await session.execute(stmt)).scalars())
+
+
+# --- what a finished scan earned (see service.outcome) ----------------------------------------
+
+
+async def other_photo_hashes(
+    session: AsyncSession, user_id: uuid.UUID, *, before: datetime, exclude: uuid.UUID
+) -> list[str]:
+    """Perceptual hashes of this user's other photos taken up to ``before``."""
+    stmt = select(Scan.image_hash).where(
+        Scan.user_id == user_id,
+        Scan.id != exclude,
+        Scan.image_hash.is_not(None),
+        Scan.created_at <= before,
+    )
+    return [h for h in (await session.execute(stmt)).scalars() if h]
+
+
+async def append_final_event(
+    session: AsyncSession, scan_id: uuid.UUID, *, seen_seq: int, result: dict[str, Any]
+) -> int | None:
+    """Number the next event of a done scan and store its new result, unless another event was added
+    since ``seen_seq`` (compare-and-set: two writers cannot both append). The event number, or None."""
+    stmt = (
+        update(Scan)
+        .where(Scan.id == scan_id, Scan.status == "done", Scan.event_seq == seen_seq)
+        .values(event_seq=Scan.event_seq + 1, result=result, updated_at=utcnow())
+        .returning(Scan.event_seq)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
