@@ -42,7 +42,8 @@ async def scan_photo(
     scan_id = r.json()["scan_id"]
     await wait_done(client, scan_id, user)
     await workers.drain()
-    return (await client.get(f"{WASTE}/scans/{scan_id}", headers=user.headers)).json()
+    scan: dict[str, Any] = (await client.get(f"{WASTE}/scans/{scan_id}", headers=user.headers)).json()
+    return scan
 
 
 async def collection(client: httpx.AsyncClient, user: SignedIn) -> dict[str, str | None]:
