@@ -8,6 +8,7 @@ A "wrong" feedback takes the reward back; sign-up grants the mascot; account del
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Any
 
@@ -90,3 +91,16 @@ async def _user_created(session: AsyncSession, payload: dict[str, Any]) -> None:
 @events.subscribe(events.USER_DELETED)
 async def _user_deleted(session: AsyncSession, payload: dict[str, Any]) -> None:
     await repository.delete_user(session, payload["user_id"])
+
+
+async def earned_between(
+    session: AsyncSession, user_ids: list[uuid.UUID], start: dt.datetime, end: dt.datetime
+) -> dict[uuid.UUID, list[str]]:
+    """The characters each of ``user_ids`` earned by a scan in [start, end), in catalogue order."""
+    order = {cid: n for n, cid in enumerate(get_catalog().characters)}
+    found: dict[uuid.UUID, list[str]] = {}
+    for user_id, character_id in await repository.earned_between(session, user_ids, start, end):
+        found.setdefault(user_id, []).append(character_id)
+    for owned in found.values():
+        owned.sort(key=lambda c: order.get(c, len(order)))
+    return found
