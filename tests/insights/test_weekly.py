@@ -104,8 +104,9 @@ async def test_my_weekly_report_is_mine_alone(
         assert await session.scalar(select(func.count()).select_from(WeeklyReport)) == 0
 
 
-def _job_env(settings: Settings, batch_size: int) -> dict[str, str]:
-    env = {"ECOECO_DATA_DIR": str(settings.data_dir), "ECOECO_INSIGHTS_BATCH_SIZE": str(batch_size)}
+def cli_env(settings: Settings, **extra: str) -> dict[str, str]:
+    """The environment for an ``ecoeco`` command on the test's database."""
+    env = {"ECOECO_DATA_DIR": str(settings.data_dir), **extra}
     if settings.database_url:
         env["ECOECO_DATABASE_URL"] = settings.database_url
     return base_env(env)
@@ -120,7 +121,7 @@ async def test_a_run_killed_midway_resumes_and_writes_every_report_exactly_once(
     users = 3000
     await synthetic_scans.load(backends.db, users=users, scans=2 * users, start=start)
     command = [ecoeco_exe(), "stats", "weekly", "--week", WEEK]
-    env = _job_env(settings, batch_size=10)
+    env = cli_env(settings, ECOECO_INSIGHTS_BATCH_SIZE="10")
 
     async def processed() -> tuple[int, bool]:
         async with backends.db.session() as session:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
+from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 
 from ecoeco.core.clock import KST, utcnow
@@ -104,6 +105,9 @@ async def test_daily_stats_counts_the_previous_korean_day_idempotently(
         }
     assert rows["queue.tasks_enqueued"] == 2
     assert rows["queue.tasks_dead"] == 1
+    # The same numbers as Prometheus gauges, for the scans dashboard.
+    for metric in ("queue.tasks_enqueued", "queue.tasks_dead"):
+        assert REGISTRY.get_sample_value("ecoeco_daily_stat", {"metric": metric}) == rows[metric]
 
 
 async def test_cache_cleanup_prunes_only_expired_ledgers(backends: Backends, workers: Workers) -> None:
