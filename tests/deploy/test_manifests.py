@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import configparser
+import importlib
 import re
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 import yaml
 
 from ecoeco.app import SERVED_WITH
+from ecoeco.domains import DOMAINS
 from ecoeco.ops.verify import API_SERVICES, WORKER_QUEUES, Expected
 from tests.deploy.conftest import DEPLOY, of_kind, render
 
@@ -202,8 +204,9 @@ def test_ingress_routes_each_api_prefix_to_its_service(prod: list[dict[str, Any]
     ]
     # The web app takes whatever no API prefix claims, so it comes last; the prefixes of the domains
     # another service serves (ecoeco.app.SERVED_WITH) go to that service.
+    prefixes = {d: importlib.import_module(f"ecoeco.{d}.endpoints").router.prefix for d in DOMAINS}
     expected = [
-        (f"/api/v1/{prefix}", f"{s}-api") for s in API_SERVICES for prefix in (s, *SERVED_WITH.get(s, ()))
+        (f"/api/v1{prefixes[d]}", f"{s}-api") for s in API_SERVICES for d in (s, *SERVED_WITH.get(s, ()))
     ]
     assert routes == [*expected, ("/", "web-api")]
     services = of_kind(prod, "Service")
