@@ -12,7 +12,9 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
+from ecoeco.core.clock import KST, utcnow
 from ecoeco.queue import enqueue
+from ecoeco.rewards import repository
 from ecoeco.rewards.models import OwnedCharacter
 from ecoeco.rewards.tasks import grant
 from ecoeco.runtime import Backends
@@ -197,6 +199,8 @@ async def test_wrong_feedback_takes_the_reward_back_unless_confirmed_first(
     await feedback(can["id"], True)
     await feedback(can["id"], False)  # confirmed right first: a later "wrong" does not undo it
     assert set(await collection(client, alice)) == {"eco", "metally"}
+    pet = (await client.get(f"{WASTE}/scans/{pet['id']}", headers=alice.headers)).json()
+    assert pet["result"]["reward"] == {"earned": None, "name": None, "reason": "marked-wrong"}
 
 
 async def test_a_redelivered_event_grants_once(
@@ -229,3 +233,29 @@ async def test_deleting_the_account_erases_the_collection(
     async with backends.db.session() as session:
         left = await session.scalar(select(func.count()).where(OwnedCharacter.user_id == alice.user_id))
     assert left == 0
+
+
+async def test_two_grants_cannot_take_the_same_daily_slot(app: FastAPI, alice: SignedIn) -> None:
+    """What keeps concurrent grants under the daily limit: the (user, day, slot) key."""
+    backends: Backends = app.state.backends
+    day = utcnow().astimezone(KST).date()
+    async with backends.db.session() as session:
+        first = await repository.add(
+            session,
+            user_id=alice.user_id,
+            character_id="petty",
+            scan_id=None,
+            earned_at=utcnow(),
+            day=day,
+            slot=1,
+        )
+        second = await repository.add(
+            session,
+            user_id=alice.user_id,
+            character_id="metally",
+            scan_id=None,
+            earned_at=utcnow(),
+            day=day,
+            slot=1,
+        )
+    assert (first, second) == (True, False)

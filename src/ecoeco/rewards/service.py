@@ -21,7 +21,14 @@ from ecoeco.core.language import Lang
 from ecoeco.rewards import repository
 from ecoeco.rewards import tasks as tasks
 from ecoeco.rewards.catalog import Character, get_catalog
-from ecoeco.rewards.schemas import CharacterCatalog, CharacterOut, Collection, OwnedCharacterOut
+from ecoeco.rewards.schemas import (
+    CharacterCatalog,
+    CharacterOut,
+    Collection,
+    OwnedCharacterOut,
+    RewardOutcome,
+)
+from ecoeco.waste.service import outcome as waste
 
 log = structlog.get_logger(__name__)
 
@@ -79,7 +86,10 @@ async def _scan_judged(session: AsyncSession, payload: dict[str, Any]) -> None:
     """ "Wrong" takes the scan's reward back, unless its owner had confirmed the answer before."""
     if payload["correct"] or payload["was_confirmed"]:
         return
-    if await repository.remove_for_scan(session, uuid.UUID(payload["scan_id"])):
+    scan_id = uuid.UUID(payload["scan_id"])
+    if await repository.remove_for_scan(session, scan_id):
+        taken_back = RewardOutcome(earned=None, reason="marked-wrong")
+        await waste.revise(session, scan_id, taken_back.model_dump(mode="json"))
         log.info("reward_revoked", scan_id=payload["scan_id"])
 
 

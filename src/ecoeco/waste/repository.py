@@ -333,3 +333,7 @@ async def category_totals(
         .group_by(Scan.middle)
     )
     return [(m or "", int(n), int(p)) for m, n, p in (await session.execute(stmt)).all()]
+
+
+async def set_result(session: AsyncSession, scan_id: uuid.UUID, result: dict[str, Any]) -> None:
+    await session.execute(update(Scan).where(Scan.id == scan_id).values(result=result, updated_at=utcnow()))

@@ -3,7 +3,7 @@
 ``finished_scan`` gives the facts a reward is decided on (ecoeco.rewards) without exposing the row;
 ``seen_before`` answers "did this user photograph this before?" with the perceptual hash that stays here;
 ``announce`` appends the final event of a done scan (the reward outcome) and records it in its result,
-so the scan result and its event stream say it.
+so the scan result and its event stream say it; ``revise`` changes that record when a reward is taken back.
 """
 
 from __future__ import annotations
@@ -93,6 +93,14 @@ async def announce(session: AsyncSession, scan_id: uuid.UUID, outcome: dict[str,
     payload = {"stage": "done", "progress": 100, ANNOUNCED: outcome}
     repository.add_event(session, scan_id, seq, progress.REWARD_EVENT, payload)
     return True
+
+
+async def revise(session: AsyncSession, scan_id: uuid.UUID, outcome: dict[str, Any]) -> None:
+    """Replace an announced outcome (a reward taken back) in the scan's result. No event: the stream
+    ended with the first announcement, and the collection is what says what is owned now."""
+    scan = await repository.get_scan(session, scan_id)
+    if scan is not None and ANNOUNCED in (scan.result or {}):
+        await repository.set_result(session, scan_id, {**(scan.result or {}), ANNOUNCED: outcome})
 
 
 async def wake_streams(backends: Backends, scan_id: uuid.UUID) -> None:
