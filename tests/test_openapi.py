@@ -14,6 +14,7 @@ deletion); the anonymous runs cover them.
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import subprocess
 import sys
@@ -45,7 +46,10 @@ def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
             stop_server(server)
         return
     s3 = request.getfixturevalue("s3_endpoint")
-    name = f"fuzz_{services.RUN_ID}_{tmp.name[-6:]}".lower().replace("-", "_")
+    # Each xdist worker that runs a distributed case builds its own stack: the worker's name keeps their
+    # databases apart (the temporary directory's name is the same on every worker).
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    name = f"fuzz_{services.RUN_ID}_{worker}_{tmp.name[-6:]}".lower().replace("-", "_")
     stack = start_distributed(tmp, services.free_port(), name, s3, [], extra_env=unthrottled)
     try:
         yield stack.url

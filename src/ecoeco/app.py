@@ -26,6 +26,9 @@ from ecoeco.storage.local import router as local_storage_router
 from ecoeco.web import SERVICE as WEB_SERVICE
 from ecoeco.web import mount as mount_web
 
+# Small domains served by another's Deployment (its ingress routes their prefixes there too).
+SERVED_WITH: dict[str, tuple[str, ...]] = {"users": ("rewards", "insights")}
+
 # Hooks run inside the lifespan after the backends exist (e.g. embedded workers); registered by `ecoeco up`.
 LifespanHook = Callable[[FastAPI], Awaitable[Callable[[], Awaitable[None]]]]
 
@@ -88,6 +91,7 @@ def create_app(
         app.include_router(metrics_router)
     app.include_router(local_storage_router)  # embedded mode's stand-in for S3's pre-signed PUT
     wanted = set(services) if services else set(DOMAINS)
+    wanted |= {extra for service in tuple(wanted) for extra in SERVED_WITH.get(service, ())}
     for module in domain_modules("endpoints"):
         domain = module.__name__.split(".")[1]
         if domain in wanted:

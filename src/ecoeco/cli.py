@@ -19,7 +19,7 @@ from ecoeco.app import create_app
 from ecoeco.core.errors import BundledDataError
 from ecoeco.db.engine import Database
 from ecoeco.db.migrate import upgrade
-from ecoeco.domains import DOMAINS, domain_modules
+from ecoeco.domains import DOMAINS, domain_modules, import_all_models
 from ecoeco.ops import cli as ops_cli
 from ecoeco.runtime import Backends, Probe, describe_backends
 from ecoeco.settings import Settings
@@ -137,6 +137,8 @@ def _describe(settings: Settings) -> str:
     return ", ".join(f"{k}={v}" for k, v in describe_backends(settings).items())
 
 
+# Every table, so that a command touching one domain's tables sees the others' column types (see load_tasks).
+import_all_models()
 for _module in domain_modules("cli"):
     _module.register(app)
 workers.register(app)

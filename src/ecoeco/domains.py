@@ -14,7 +14,7 @@ from types import ModuleType
 from ecoeco.queue.registry import REGISTRY, Task
 from ecoeco.settings import Settings
 
-DOMAINS: tuple[str, ...] = ("auth", "users", "waste", "recycling", "locations")
+DOMAINS: tuple[str, ...] = ("auth", "users", "waste", "recycling", "locations", "rewards", "insights")
 # Infrastructure packages that own tables of their own.
 INFRA: tuple[str, ...] = ("queue",)
 
@@ -39,6 +39,9 @@ def import_all_models() -> None:
 
 def load_tasks(settings: Settings) -> dict[str, Task]:
     """Import every module that defines tasks: domains' ``tasks.py``, the queue's jobs, and extras."""
+    # Every table too: a foreign-key column takes its type from the table it points at, so a worker that
+    # never imported ``users`` would read ``waste_scans.user_id`` untyped (a str on SQLite).
+    import_all_models()
     domain_modules("tasks")
     importlib.import_module("ecoeco.queue.jobs")
     for module in settings.queue_task_modules.split(","):

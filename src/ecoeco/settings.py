@@ -140,6 +140,15 @@ class Settings(BaseSettings):
     vision_max_retries: int = 2
     # --- end of vision -----------------------------------------------------------------------------
 
+    # --- rewards and insights (owned by ecoeco.rewards, ecoeco.insights) ---------------------------
+    # Characters one account may earn per Korean calendar day (a cap on farming, see rewards/ABUSE.md).
+    rewards_daily_limit: int = Field(default=3, ge=0)
+    # Users per transaction of the weekly-report job; each batch commits with the job's checkpoint.
+    insights_batch_size: int = Field(default=500, ge=1, le=10_000)
+    # Fewer distinct people than this in a region's week: no community figure is shown for it.
+    insights_min_group: int = Field(default=10, ge=2)
+    # --- end of rewards and insights -----------------------------------------------------------------
+
     # --- queue: task queue, workers, scheduler (owned by ecoeco.queue) ----------------------------
     # Extra modules defining @task functions, comma-separated; every package's tasks.py is found anyway.
     queue_task_modules: str = ""

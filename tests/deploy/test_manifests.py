@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import configparser
+import importlib
 import re
 from typing import Any
 
 import pytest
 import yaml
 
+from ecoeco.app import SERVED_WITH
+from ecoeco.domains import DOMAINS
 from ecoeco.ops.verify import API_SERVICES, WORKER_QUEUES, Expected
 from tests.deploy.conftest import DEPLOY, of_kind, render
 
@@ -199,8 +202,13 @@ def test_ingress_routes_each_api_prefix_to_its_service(prod: list[dict[str, Any]
     routes = [
         (p["path"], p["backend"]["service"]["name"]) for p in ingress["spec"]["rules"][0]["http"]["paths"]
     ]
-    # The web app takes whatever no API prefix claims, so it comes last.
-    assert routes == [*((f"/api/v1/{s}", f"{s}-api") for s in API_SERVICES), ("/", "web-api")]
+    # The web app takes whatever no API prefix claims, so it comes last; the prefixes of the domains
+    # another service serves (ecoeco.app.SERVED_WITH) go to that service.
+    prefixes = {d: importlib.import_module(f"ecoeco.{d}.endpoints").router.prefix for d in DOMAINS}
+    expected = [
+        (f"/api/v1{prefixes[d]}", f"{s}-api") for s in API_SERVICES for d in (s, *SERVED_WITH.get(s, ()))
+    ]
+    assert routes == [*expected, ("/", "web-api")]
     services = of_kind(prod, "Service")
     assert all(services[f"{s}-api"]["spec"]["type"] == "NodePort" for s in (*API_SERVICES, "web"))
 

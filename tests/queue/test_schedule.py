@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
+from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 
 from ecoeco.core.clock import KST, utcnow
@@ -34,6 +35,7 @@ def test_slots_are_in_korean_time() -> None:
         ("sched.cache.cleanup", None, 0),
         ("sched.images.cleanup", 3, 0),
         ("sched.waste.stale_scans", None, 0),
+        ("batch.insights.weekly", 9, 0),
     }
 
 
@@ -57,7 +59,8 @@ async def test_only_one_scheduler_leads_and_a_slot_runs_once(backends: Backends,
     now = at_kst(3, 10).astimezone(dt.UTC)
     enqueued = await first.tick(now)
     assert enqueued is not None
-    assert set(enqueued) == {"daily-stats", "cache-cleanup", "image-cleanup", "stale-scans"}
+    # Tuesday: Monday's weekly reports are still within their catch-up window.
+    assert set(enqueued) == {"daily-stats", "cache-cleanup", "image-cleanup", "stale-scans", "weekly-reports"}
     assert await second.tick(now) is None  # the lock is held: the second instance does nothing
     assert await first.tick(now + dt.timedelta(seconds=5)) == enqueued  # same slots, same jobs
     await workers.drain()
@@ -66,9 +69,10 @@ async def test_only_one_scheduler_leads_and_a_slot_runs_once(backends: Backends,
         stats = set(
             await session.scalars(select(DailyStat.metric).where(DailyStat.day == dt.date(2026, 3, 9)))
         )
-    assert len(keys) == 4  # one job per slot
+    assert len(keys) == len(enqueued)  # one job per slot
     assert {"queue.tasks_enqueued", "queue.tasks_done", "queue.tasks_dead"} <= stats  # the stats job ran
     assert await dead_letters(backends).find(Filter(task="sched.*")) == []
+    assert await dead_letters(backends).find(Filter(task="batch.*")) == []
 
     await first.lock.release()  # the leader goes away: the other takes over
     assert await second.tick(now) == enqueued
@@ -104,6 +108,9 @@ async def test_daily_stats_counts_the_previous_korean_day_idempotently(
         }
     assert rows["queue.tasks_enqueued"] == 2
     assert rows["queue.tasks_dead"] == 1
+    # The same numbers as Prometheus gauges, for the scans dashboard.
+    for metric in ("queue.tasks_enqueued", "queue.tasks_dead"):
+        assert REGISTRY.get_sample_value("ecoeco_daily_stat", {"metric": metric}) == rows[metric]
 
 
 async def test_cache_cleanup_prunes_only_expired_ledgers(backends: Backends, workers: Workers) -> None:

@@ -84,10 +84,11 @@ async def test_the_whole_journey(
 
     events = await read_events(client, scan_id, alice)
     stages = [e.data["stage"] for e in events]
-    assert stages == ["preprocessed", "cache_check", "classifying", "rules", "answering", "done"]
+    # After "done" the stream waits for what the scan earned (ecoeco.rewards), its last event.
+    assert stages == ["preprocessed", "cache_check", "classifying", "rules", "answering", "done", "done"]
     assert [int(e.id or 0) for e in events] == list(range(1, len(events) + 1))
     assert [e.data["progress"] for e in events] == sorted(e.data["progress"] for e in events)
-    assert events[-1].event == "done"
+    assert [e.event for e in events][-2:] == ["done", "reward"]
 
     scan = await wait_done(client, scan_id, alice)
     assert scan["status"] == "done" and scan["progress"] == 100
@@ -109,11 +110,13 @@ async def test_the_whole_journey(
     assert again.status_code == 202, again.text
     assert again.json()["status"] == "done"  # answered in the request
     replay = await read_events(client, again.json()["scan_id"], alice)
-    assert [(int(e.id or 0), e.data["stage"]) for e in replay] == [
-        (1, "preprocessed"),
-        (2, "cache_check"),
+    assert [(int(e.id or 0), e.event) for e in replay] == [
+        (1, "progress"),
+        (2, "progress"),
         (3, "done"),
+        (4, "reward"),
     ]
+    assert replay[3].data["reward"]["reason"] == "confirmed-cache"
     assert replay[1].data["hit"] is True
     assert replay[2].data["result"]["answer"]["disposed_as"] == answer["disposed_as"]
     repeat = await wait_done(client, again.json()["scan_id"], alice)
@@ -135,7 +138,7 @@ async def test_late_subscriber_and_resume_miss_nothing(
     scan_id = r.json()["scan_id"]
     await workers.drain()
     everything = await read_events(client, scan_id, alice)  # subscribed after the scan finished
-    assert everything[-1].event == "done"
+    assert [e.event for e in everything][-2:] == ["done", "reward"]
     resumed = await read_events(client, scan_id, alice, last_event_id="3")
     assert [e.id for e in resumed] == [e.id for e in everything[3:]]
 

@@ -69,6 +69,11 @@ def test_the_whole_journey(web: Web) -> None:
     web.screen(page, "feedback-sent")
 
     assert history_rows(page) == ["머그컵"]
+    # A mug is no recyclable: the collection holds the mascot every account starts with.
+    expect(page.get_by_role("heading", name="모은 캐릭터 1/13")).to_be_visible()
+    expect(page.locator(".character-list li")).to_have_text(
+        ["이코 분리배출을 같이 고민해 주는 이코에코의 안내자예요."]
+    )
     thumb = page.locator(".scan-list img.thumb").first
     expect(thumb).to_be_visible()
     page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=thumb.element_handle())

@@ -18,6 +18,9 @@ Handler = Callable[[AsyncSession, dict[str, Any]], Awaitable[None]]
 # The facts domains announce to each other, each with its payload.
 USER_CREATED = "user.created"  # {"user_id"}: auth opened an account for a first sign-in
 USER_DELETED = "user.deleted"  # {"user_id"}: the account is being erased, with everything hanging off it
+SCAN_DONE = "scan.done"  # {"scan_id"}: a scan ended with an answer (worker or confirmed-photo cache)
+# {"scan_id", "correct", "was_confirmed"}: the owner judged the answer; was_confirmed: "correct" said before
+SCAN_JUDGED = "scan.judged"
 
 _subscribers: dict[str, list[Handler]] = defaultdict(list)
 

@@ -36,13 +36,15 @@ RELAY_GRACE_S = 5.0  # leave fresh rows to the publish that follows their commit
 
 @dataclass(frozen=True)
 class Schedule:
-    """Runs ``task`` at ``minute`` past every hour, or at ``hour``:``minute`` KST each day."""
+    """Runs ``task`` at ``minute`` past every hour, or at ``hour``:``minute`` KST each day, or only on
+    ``weekday`` (0 = Monday) at that time."""
 
     name: str
     task: str
     minute: int
     hour: int | None
     catch_up: dt.timedelta
+    weekday: int | None = None
 
     def last_slot(self, now: dt.datetime) -> dt.datetime:
         """The latest scheduled time ≤ ``now`` (aware, KST)."""
@@ -51,7 +53,10 @@ class Schedule:
         if self.hour is None:
             return slot if slot <= local else slot - dt.timedelta(hours=1)
         slot = slot.replace(hour=self.hour)
-        return slot if slot <= local else slot - dt.timedelta(days=1)
+        slot = slot if slot <= local else slot - dt.timedelta(days=1)
+        if self.weekday is not None:
+            slot -= dt.timedelta(days=(slot.weekday() - self.weekday) % 7)
+        return slot
 
 
 SCHEDULES: tuple[Schedule, ...] = (
@@ -61,6 +66,10 @@ SCHEDULES: tuple[Schedule, ...] = (
     Schedule("cache-cleanup", "sched.cache.cleanup", minute=0, hour=None, catch_up=dt.timedelta(hours=1)),
     Schedule("image-cleanup", "sched.images.cleanup", minute=0, hour=3, catch_up=dt.timedelta(hours=12)),
     Schedule("stale-scans", "sched.waste.stale_scans", minute=0, hour=None, catch_up=dt.timedelta(hours=1)),
+    # On q.batch: a long job, resumable; a whole day of catch-up since missing a week is worse than late.
+    Schedule(
+        "weekly-reports", "batch.insights.weekly", minute=0, hour=9, weekday=0, catch_up=dt.timedelta(days=1)
+    ),
 )
 
 

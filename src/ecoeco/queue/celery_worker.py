@@ -61,7 +61,16 @@ class AsyncBridge:
             with self._lock:
                 self._opened.append((loop, backends))
         loop, backends, _ = state
-        return loop.run_until_complete(fn(backends))
+        return loop.run_until_complete(self._then_publish(fn, backends))
+
+    @staticmethod
+    async def _then_publish(fn: Callable[[QueueBackends], Awaitable[T]], backends: QueueBackends) -> T:
+        """Run ``fn``, then finish publishing what it enqueued: the loop stops between tasks, and a publish
+        left suspended there would hold its outbox rows locked until this thread's next task."""
+        try:
+            return await fn(backends)
+        finally:
+            await backends.queue.flush()
 
     def close(self) -> None:
         """Close every idle thread's backends and loop (call after the pool has stopped)."""

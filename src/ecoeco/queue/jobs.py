@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ecoeco.core.clock import KST, utcnow
 from ecoeco.db.sql import insert
+from ecoeco.queue import metrics
 from ecoeco.queue.models import DailyStat, OutboxRow, TaskRun
 from ecoeco.queue.registry import TaskContext, task
 from ecoeco.queue.taskqueue import QueueBackends
@@ -87,6 +88,7 @@ async def daily_stats(ctx: TaskContext[QueueBackends], *, slot: str) -> None:
                 set_={"value": stmt.excluded.value, "computed_at": stmt.excluded.computed_at},
             )
         )
+        metrics.DAILY_STAT.labels(metric).set(value)
     log.info("daily_stats", day=day.isoformat(), **values)
 
 

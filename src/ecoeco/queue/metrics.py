@@ -23,6 +23,9 @@ TASK_LATENCY = Histogram(
     "ecoeco_task_latency_seconds", "From enqueue to the end of a successful run.", ["task"], buckets=_BUCKETS
 )
 TASKS_RUNNING = Gauge("ecoeco_tasks_running", "Task attempts running now in this process.", ["queue"])
+DAILY_STAT = Gauge(
+    "ecoeco_daily_stat", "The last KST day's numbers of the 02:00 stats job, by metric.", ["metric"]
+)
 OUTBOX_PENDING = Gauge("ecoeco_outbox_pending", "Committed tasks not yet confirmed by the broker.")
 
 

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
 
 from ecoeco.auth.deps import CurrentUser
+from ecoeco.core.language import LangDep
 from ecoeco.core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
+from ecoeco.insights import service as insights
+from ecoeco.insights.schemas import Week, WeeklyReportOut
+from ecoeco.rewards import service as rewards
+from ecoeco.rewards.schemas import Collection
 from ecoeco.runtime.deps import BackendsDep, CacheDep, SessionDep, SettingsDep
 from ecoeco.users import service
 from ecoeco.users.schemas import UserOut, UserPatch
@@ -48,3 +55,21 @@ async def my_scans(
 @router.get("/me/stats", response_model=ScanStats, summary="My scan counts by category and streaks")
 async def my_stats(principal: CurrentUser, db: SessionDep) -> ScanStats:
     return await waste_history.stats(db, principal.user_id)
+
+
+@router.get(
+    "/me/characters", response_model=Collection, summary="The characters I own, when and by which scan"
+)
+async def my_characters(principal: CurrentUser, db: SessionDep, lang: LangDep) -> Collection:
+    return await rewards.collection(db, principal.user_id, lang)
+
+
+@router.get("/me/reports/weekly", response_model=WeeklyReportOut, summary="My weekly report")
+async def my_weekly_report(
+    principal: CurrentUser,
+    db: SessionDep,
+    week: Annotated[
+        Week | None, Query(description="ISO week in Korean time, e.g. 2026-W49; default: last week.")
+    ] = None,
+) -> WeeklyReportOut:
+    return await insights.weekly_report(db, principal.user_id, week)

@@ -2,7 +2,8 @@
 
 Each stage change is a compare-and-set on the scan row plus one appended event, in one transaction, so
 a redelivered job that repeats a stage neither moves progress backwards nor duplicates events. After
-commit, a notification through the cache (Redis pub/sub when distributed) wakes the SSE streams.
+commit, a notification through the cache (Redis pub/sub when distributed) wakes the SSE streams. Reaching
+"done" publishes the ``scan.done`` domain event in the same transaction (rewards enqueue their job on it).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ecoeco.cache import Cache
+from ecoeco.core import events
 from ecoeco.runtime import Backends
 from ecoeco.waste import repository
 
@@ -29,6 +31,8 @@ STAGES: dict[str, int] = {
     "failed": 100,
 }
 TERMINAL = frozenset({"done", "failed"})
+# Appended after "done" by whoever decides what the scan earned (ecoeco.rewards): the stream's last word.
+REWARD_EVENT = "reward"
 _RANK = {stage: i for i, stage in enumerate(STAGES)}
 
 
@@ -74,6 +78,8 @@ async def record(session: AsyncSession, scan_id: uuid.UUID, *steps: Step) -> boo
         payload = {"stage": step.stage, "progress": STAGES[step.stage], **step.data}
         repository.add_event(session, scan_id, seq, event_type(step.stage), payload)
         moved = True
+        if step.stage == "done":
+            await events.publish(session, events.SCAN_DONE, {"scan_id": str(scan_id)})
     return moved
 
 

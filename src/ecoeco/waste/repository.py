@@ -243,3 +243,97 @@ async def confirmed_candidates(
         .limit(50)
     )
     return list((await session.execute(stmt)).scalars())
+
+
+# --- what a finished scan earned (see service.outcome) ----------------------------------------
+
+
+async def other_photo_hashes(
+    session: AsyncSession, user_id: uuid.UUID, *, before: datetime, exclude: uuid.UUID
+) -> list[str]:
+    """Perceptual hashes of this user's other photos taken up to ``before``."""
+    stmt = select(Scan.image_hash).where(
+        Scan.user_id == user_id,
+        Scan.id != exclude,
+        Scan.image_hash.is_not(None),
+        Scan.created_at <= before,
+    )
+    return [h for h in (await session.execute(stmt)).scalars() if h]
+
+
+async def append_final_event(
+    session: AsyncSession, scan_id: uuid.UUID, *, seen_seq: int, result: dict[str, Any]
+) -> int | None:
+    """Number the next event of a done scan and store its new result, unless another event was added
+    since ``seen_seq`` (compare-and-set: two writers cannot both append). The event number, or None."""
+    stmt = (
+        update(Scan)
+        .where(Scan.id == scan_id, Scan.status == "done", Scan.event_seq == seen_seq)
+        .values(event_seq=Scan.event_seq + 1, result=result, updated_at=utcnow())
+        .returning(Scan.event_seq)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+# --- activity for batch reports and operators (see service.activity) ---------------------------
+
+
+async def active_users(
+    session: AsyncSession, start: datetime, end: datetime, *, after: uuid.UUID | None, limit: int
+) -> list[uuid.UUID]:
+    """Users with a scan in [start, end), in id order after ``after`` (a keyset page)."""
+    stmt = select(Scan.user_id).where(Scan.created_at >= start, Scan.created_at < end)
+    if after is not None:
+        stmt = stmt.where(Scan.user_id > after)
+    stmt = stmt.group_by(Scan.user_id).order_by(Scan.user_id).limit(limit)
+    return list((await session.execute(stmt)).scalars())
+
+
+async def done_scans_of(
+    session: AsyncSession, user_ids: list[uuid.UUID], start: datetime, end: datetime
+) -> list[tuple[uuid.UUID, str | None, str | None, Any]]:
+    """(user, major, middle, result) of the users' done scans in [start, end)."""
+    stmt = select(Scan.user_id, Scan.major, Scan.middle, Scan.result).where(
+        Scan.user_id.in_(user_ids), Scan.status == "done", Scan.created_at >= start, Scan.created_at < end
+    )
+    return [(u, ma, mi, r) for u, ma, mi, r in (await session.execute(stmt)).all()]
+
+
+async def scan_times_of(
+    session: AsyncSession, user_ids: list[uuid.UUID], start: datetime, end: datetime
+) -> list[tuple[uuid.UUID, datetime]]:
+    stmt = select(Scan.user_id, Scan.created_at).where(
+        Scan.user_id.in_(user_ids), Scan.created_at >= start, Scan.created_at < end
+    )
+    return [(u, t) for u, t in (await session.execute(stmt)).all()]
+
+
+async def unanswered(session: AsyncSession, since: datetime) -> list[tuple[str | None, str | None, str]]:
+    """(question, model or error code, status) of scans since ``since`` that got no answer from the
+    knowledge base: done but unsure, or failed."""
+    stmt = select(Scan.question, Scan.model, Scan.error_code, Scan.status, Scan.result).where(
+        Scan.created_at >= since, Scan.status.in_(("done", "failed"))
+    )
+    return [
+        (q, error if status == "failed" else model, status)
+        for q, model, error, status, result in (await session.execute(stmt)).all()
+        if status == "failed" or (result or {}).get("unsure", False)
+    ]
+
+
+async def category_totals(
+    session: AsyncSession, start: datetime, end: datetime
+) -> list[tuple[str, int, int]]:
+    """(middle, scans, distinct people) of done, answered scans in [start, end)."""
+    stmt = (
+        select(Scan.middle, func.count(), func.count(Scan.user_id.distinct()))
+        .where(
+            Scan.status == "done", Scan.middle.is_not(None), Scan.created_at >= start, Scan.created_at < end
+        )
+        .group_by(Scan.middle)
+    )
+    return [(m or "", int(n), int(p)) for m, n, p in (await session.execute(stmt)).all()]
+
+
+async def set_result(session: AsyncSession, scan_id: uuid.UUID, result: dict[str, Any]) -> None:
+    await session.execute(update(Scan).where(Scan.id == scan_id).values(result=result, updated_at=utcnow()))

@@ -6,6 +6,7 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ecoeco.core import events
 from ecoeco.core.clock import utcnow
 from ecoeco.core.errors import Conflict, NotFound, Unprocessable
 from ecoeco.recycling import service as recycling
@@ -30,6 +31,9 @@ async def submit_feedback(
             raise Unprocessable(f"Unknown item id {body.item_id!r}.", code="unknown-item")
     if body.correct and body.item_id is not None and body.item_id != scan.item_id:
         raise Unprocessable("A correct answer cannot name a different item.", code="feedback-inconsistent")
+    earlier = await repository.get_feedback(session, scan.id)
+    # Read before saving: the merge below updates that same object in place.
+    was_confirmed = bool(earlier and earlier.correct)
     feedback = await repository.save_feedback(
         session,
         Feedback(
@@ -43,6 +47,8 @@ async def submit_feedback(
         ),
     )
     await _learn(session, scan, confirmed=body.correct, corrected=named)
+    judged = {"scan_id": str(scan.id), "correct": body.correct, "was_confirmed": was_confirmed}
+    await events.publish(session, events.SCAN_JUDGED, judged)
     return feedback_view(feedback)
 
 

@@ -19,7 +19,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ecoeco.core.clock import utcnow
 from ecoeco.core.errors import Conflict, NotFound, TooManyRequests, Unprocessable
+from ecoeco.db.base import as_utc
 from ecoeco.queue import enqueue
 from ecoeco.runtime import Backends
 from ecoeco.storage import ObjectNotFound
@@ -238,6 +240,8 @@ def to_view(scan: Scan, feedback: Feedback | None = None) -> ScanView:
 SSE_DB_FALLBACK_S = 1.0
 SSE_HEARTBEAT_S = 15.0
 SSE_MAX_S = 300.0
+# After "done", how long a stream stays open for the reward outcome (the last event) to land.
+SSE_REWARD_WAIT_S = 5.0
 # Streams one user may hold open at once (per process): the app needs one per scan in progress.
 SSE_MAX_PER_USER = 5
 
@@ -253,6 +257,13 @@ async def ensure_owner(backends: Backends, user_id: uuid.UUID, scan_id: uuid.UUI
     async with backends.db.session() as session:
         if await repository.get_user_scan(session, user_id, scan_id) is None:
             raise NotFound("No such scan.", code="scan-not-found")
+
+
+def _reward_pending(scan: Scan) -> bool:
+    """A scan done moments ago whose reward outcome (ecoeco.rewards) has not been announced yet."""
+    if scan.status != "done" or "reward" in (scan.result or {}) or scan.completed_at is None:
+        return False
+    return (utcnow() - as_utc(scan.completed_at)).total_seconds() < SSE_REWARD_WAIT_S
 
 
 class _OpenStreams:
@@ -287,16 +298,18 @@ def open_streams(backends: Backends) -> int:
 
 
 async def stream_events(backends: Backends, scan_id: uuid.UUID, *, after: int) -> AsyncIterator[StreamItem]:
-    """Replay events after ``after``, then follow new ones until the scan ends (or a time cap). A scan that
-    has already ended is replayed and closed at once: nothing more can happen to it."""
+    """Replay events after ``after``, then follow new ones until the scan ends (or a time cap). A done scan
+    ends with its reward outcome, awaited for SSE_REWARD_WAIT_S at most. A scan that has already ended
+    is replayed and closed at once: nothing more can happen to it."""
     async with backends.db.session() as session:
         scan = await repository.get_scan(session, scan_id)
-        if scan is None or scan.status in progress.TERMINAL:
+        if scan is None or (scan.status in progress.TERMINAL and not _reward_pending(scan)):
             for event in await repository.events_after(session, scan_id, after):
                 yield StreamItem(event.seq, event.type, event.data)
             return
     last = after
     started = last_sent = time.monotonic()
+    done_at: float | None = None
     async with backends.cache.listen(progress.channel(scan_id)) as changed:
         while time.monotonic() - started < SSE_MAX_S:
             changed.clear()  # before reading, so a notification during the read is not lost
@@ -306,8 +319,12 @@ async def stream_events(backends: Backends, scan_id: uuid.UUID, *, after: int) -
                 last = event.seq
                 last_sent = time.monotonic()
                 yield StreamItem(event.seq, event.type, event.data)
-                if event.type in progress.TERMINAL:
+                if event.type in ("failed", progress.REWARD_EVENT):
                     return
+                if event.type == "done":
+                    done_at = time.monotonic()
+            if done_at is not None and time.monotonic() - done_at > SSE_REWARD_WAIT_S:
+                return  # the reward is decided later than a client waits; the collection will say it
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(changed.wait(), SSE_DB_FALLBACK_S)
             if time.monotonic() - last_sent > SSE_HEARTBEAT_S:

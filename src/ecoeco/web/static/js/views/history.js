@@ -15,10 +15,11 @@ export async function historyView(main, _params, ctx) {
     return;
   }
   main.append(h('h1', {}, t('history.title')));
-  const [stats, page, tree] = await Promise.all([
+  const [stats, page, tree, owned] = await Promise.all([
     api('/users/me/stats', { signal: ctx.signal }),
     api(`/users/me/scans${query({ limit: PAGE })}`, { signal: ctx.signal }),
     categories().catch(() => null),
+    api('/users/me/characters', { signal: ctx.signal }).catch(() => null),
   ]).catch((failure) => {
     if (failure.name === 'AbortError') throw failure;
     main.append(h('p', { class: 'form-error', role: 'alert' }, errorMessage(failure)));
@@ -26,6 +27,7 @@ export async function historyView(main, _params, ctx) {
   });
   if (!stats) return;
   main.append(statsCard(stats, tree));
+  if (owned) main.append(charactersCard(owned));
 
   const list = h('ul', { class: 'scan-list' });
   const more = h('button', { type: 'button', class: 'button wide' }, t('history.more'));
@@ -79,6 +81,15 @@ function statsCard(stats, tree) {
             h('span', { class: 'bar-count' }, t('history.countOf', { n: c.count })));
         })))
       : null);
+}
+
+// The characters earned by sorting right (the mascot comes with the account).
+function charactersCard(owned) {
+  return h('section', { class: 'card characters', 'aria-labelledby': 'characters-heading' },
+    h('h2', { id: 'characters-heading', class: 'small-heading' },
+      t('history.characters', { n: owned.owned.length, total: owned.total })),
+    h('ul', { class: 'character-list' }, owned.owned.map((o) =>
+      h('li', {}, h('strong', {}, o.character.name), ' ', h('span', { class: 'scan-meta' }, o.character.intro)))));
 }
 
 function scanRow(scan, tree) {
