@@ -35,6 +35,8 @@ from playwright.sync_api import (
 )
 
 from tests.support import services
+from tests.support.fixtures_openai import API_KEY as OPENAI_API_KEY
+from tests.support.fixtures_openai import FakeOpenAI
 from tests.web.stack import Proxy, Stack, start_distributed, start_embedded
 
 CHROMIUM = "/usr/bin/chromium"
@@ -97,7 +99,7 @@ def browser(browser_thread: BrowserThread) -> Iterator[Browser]:
 @pytest.hookimpl(tryfirst=True)
 def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     """Run a browser test's body on the browser's thread."""
-    if "web" not in pyfuncitem.fixturenames:
+    if not {"web", "scripted_web"} & set(pyfuncitem.fixturenames):
         return None
     thread: BrowserThread = pyfuncitem._request.getfixturevalue("browser_thread")
     arguments = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
@@ -115,6 +117,9 @@ class Stacks:
         self.running: dict[str, tuple[Stack, Proxy]] = {}
 
     def get(self, backend: str) -> tuple[Stack, Proxy]:
+        """``embedded``, ``distributed``, or ``scripted``: ``ecoeco up`` whose vision model is the fake
+        OpenAI server, so a test decides what the model sees (the local model knows no recyclable among
+        our sample photos)."""
         if backend not in self.running:
             port = services.free_port()
             proxy = Proxy(port).start()
@@ -123,6 +128,15 @@ class Stacks:
             try:
                 if backend == "embedded":
                     stack = services.require(start_embedded, data_dir, port, extra)
+                elif backend == "scripted":
+                    model: FakeOpenAI = self.request.getfixturevalue("fake_openai_server")
+                    vision = {
+                        "ECOECO_VISION_BACKEND": "openai",
+                        "ECOECO_VISION_BASE_URL": model.base_url,
+                        "ECOECO_VISION_API_KEY": OPENAI_API_KEY,
+                        "ECOECO_VISION_MAX_RETRIES": "0",
+                    }
+                    stack = services.require(start_embedded, data_dir, port, extra, vision)
                 else:
                     s3 = self.request.getfixturevalue("s3_endpoint")
                     name = f"web_{self.worker}".lower()
@@ -216,13 +230,27 @@ class Web:
             context.close()
 
 
-@pytest.fixture
-def web(browser: Browser, browser_thread: BrowserThread, web_stacks: Stacks, backend: str) -> Iterator[Web]:
+def _session(
+    browser: Browser, browser_thread: BrowserThread, web_stacks: Stacks, backend: str
+) -> Iterator[Web]:
     stack, proxy = web_stacks.get(backend)
     session = Web(browser, stack, proxy, backend)
     yield session
     browser_thread.run(session.close)
     assert not session.problems, "\n".join(session.problems)
+
+
+@pytest.fixture
+def web(browser: Browser, browser_thread: BrowserThread, web_stacks: Stacks, backend: str) -> Iterator[Web]:
+    yield from _session(browser, browser_thread, web_stacks, backend)
+
+
+@pytest.fixture
+def scripted_web(
+    browser: Browser, browser_thread: BrowserThread, web_stacks: Stacks, fake_openai: FakeOpenAI
+) -> Iterator[Web]:
+    """A browser on ``ecoeco up`` whose vision model answers what ``fake_openai`` is told to."""
+    yield from _session(browser, browser_thread, web_stacks, "scripted")
 
 
 def freeze(process_pid: int) -> None:

@@ -119,13 +119,16 @@ def _import_points(stack: Stack) -> None:
     _run(args, stack.env, stack.log_dir / "import.log")
 
 
-def start_embedded(data_dir: Path, port: int, extra_return_urls: list[str]) -> Stack:
+def start_embedded(
+    data_dir: Path, port: int, extra_return_urls: list[str], extra_env: dict[str, str] | None = None
+) -> Stack:
     url = f"http://127.0.0.1:{port}"
     env = base_env(
         {
             "ECOECO_DATA_DIR": str(data_dir),
             "ECOECO_PUBLIC_URL": url,
             "ECOECO_AUTH_WEB_RETURN_URLS": _json_list([f"{url}/", *extra_return_urls]),
+            **(extra_env or {}),
         }
     )
     stack = Stack("embedded", url, env, data_dir)

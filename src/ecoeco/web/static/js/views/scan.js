@@ -25,6 +25,8 @@ const EXTENSIONS = { jpg: 'image/jpeg', jpeg: 'image/jpeg', png: 'image/png', we
 const SHRINK_ABOVE_BYTES = 1_500_000;
 const SHRINK_TO_EDGE = 1600;
 const SILENCE_MS = 15_000;
+// After "done" the stream's last word says what the scan earned; the server sends it within 5 s or not at all.
+const REWARD_WAIT_MS = 5_000;
 
 // --- sending a scan ------------------------------------------------------------------------------
 
@@ -340,14 +342,23 @@ function follow(id, tracker, signal) {
       tracker.update(JSON.parse(event.data));
       quiet();
     };
+    // The full result (with feedback, photo and reward) comes from GET once the stream has said its last word.
+    const finish = () => {
+      clearTimeout(silence);
+      source.close();
+      poll();
+    };
     source.addEventListener('progress', onEvent);
-    for (const terminal of ['done', 'failed']) {
-      source.addEventListener(terminal, (event) => {
-        onEvent(event);
-        source.close();
-        poll(); // the full result (with feedback and photo) comes from GET
-      });
-    }
+    source.addEventListener('failed', (event) => {
+      onEvent(event);
+      finish();
+    });
+    source.addEventListener('done', (event) => {
+      onEvent(event);
+      clearTimeout(silence);
+      silence = setTimeout(finish, REWARD_WAIT_MS);
+    });
+    source.addEventListener('reward', finish);
     source.addEventListener('error', () => {
       if (settled) return;
       if (source.readyState === EventSource.CLOSED) {
@@ -408,6 +419,11 @@ function answerCard(view, tree) {
     view.question ? h('p', { class: 'muted' }, t('result.question', { q: view.question })) : null,
     h('p', { class: 'reply' }, view.result.reply),
     h('p', { class: 'confidence' }, icon('check'), h('span', {}, `${t('confidence.label')}: ${confidenceText(view)}`)),
+    view.result.reward?.earned
+      ? h('p', { class: 'reward', role: 'status' }, icon('leaf'),
+        h('span', {}, t('result.reward', { name: view.result.reward.name }), ' ',
+          h('a', { href: '/history' }, t('result.rewardLink'))))
+      : null,
     answer.redirected_by ? h('p', { class: 'notice' }, icon('alert'), h('span', {}, t('result.redirected'))) : null,
     answer.todo.length
       ? section('todo-heading', t('result.todo'), h('ul', { class: 'checklist' }, answer.todo.map((item) => h('li', {}, item.text))))
