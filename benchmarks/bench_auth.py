@@ -1,9 +1,9 @@
 """Authenticated ``GET /api/v1/users/me`` throughput vs a bare FastAPI hello-world.
 
-Both apps run in the same way (one uvicorn worker on 127.0.0.1, same flags) and are loaded by the
-same tool (``hey``, fixed concurrency, fixed duration) in this run; we print the ratio. The ecoeco
-app is measured on the embedded backends and, when PostgreSQL and Redis answer on localhost, on the
-distributed ones. Goal: ratio >= 0.5.
+Both apps run in the same way (one uvicorn worker on 127.0.0.1, same flags, uvloop + httptools) and
+are loaded by the same tool (``hey``, fixed concurrency, fixed duration) in this run; we print the
+ratio. The ecoeco app is measured on the embedded backends and, when PostgreSQL and Redis answer on
+localhost, on the distributed ones. Goal: ratio >= 0.5.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from ecoeco.app import create_app
 from ecoeco.db.engine import Database
 from ecoeco.db.migrate import upgrade
 from ecoeco.settings import Settings
+from ecoeco.startup import load_settings
 
 DURATION_S = 6
 WARMUP_S = 2
@@ -46,15 +47,24 @@ def hello_app() -> FastAPI:
 
 
 def ecoeco_app() -> FastAPI:
-    return create_app(Settings())  # configured by the ECOECO_* variables set for the server process
+    # As `ecoeco serve` builds it: settings from the ECOECO_* variables, logging configured (JSON lines).
+    return create_app(load_settings())
 
 
 @contextmanager
 def serve(factory: str, env: dict[str, str]) -> Iterator[str]:
     port = services.free_port()
-    command = f"-m uvicorn benchmarks.bench_auth:{factory} --factory --host 127.0.0.1 --port {port}"
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        f"benchmarks.bench_auth:{factory}",
+        "--factory",
+        "--no-access-log",
+    ]
+    command += ["--host", "127.0.0.1", "--port", str(port)]
     proc = subprocess.Popen(
-        [sys.executable, *command.split(), "--workers", "1", "--log-level", "warning", "--no-access-log"],
+        [*command, "--workers", "1", "--loop", "uvloop", "--http", "httptools", "--log-level", "warning"],
         env={**os.environ, **env},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
