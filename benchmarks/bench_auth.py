@@ -1,9 +1,10 @@
 """Authenticated ``GET /api/v1/users/me`` throughput vs a bare FastAPI hello-world.
 
-Both apps run in the same way (one uvicorn worker on 127.0.0.1, same flags) and are loaded by the
-same tool (``hey``, fixed concurrency, fixed duration) in this run; we print the ratio. The ecoeco
-app is measured on the embedded backends and, when PostgreSQL and Redis answer on localhost, on the
-distributed ones. Goal: ratio >= 0.5.
+Both apps run in the same way (one uvicorn worker on 127.0.0.1, same flags, uvloop + httptools) and
+are loaded by the same tool (``hey``, fixed concurrency, fixed duration) in this run; we print the
+ratio. The ecoeco app is measured on the embedded backends and, when PostgreSQL and Redis answer on
+localhost, on the distributed ones. Goal: ratio >= 0.5. Next to it, the server's CPU per request and the
+hello-world's divided by it ("CPU ratio"), which the other load of a shared machine moves much less.
 """
 
 from __future__ import annotations
@@ -25,10 +26,12 @@ from fastapi import FastAPI
 from tests.support import services
 from tests.support.auth import sign_in
 
+from benchmarks.bench_locations import cpu_seconds
 from ecoeco.app import create_app
 from ecoeco.db.engine import Database
 from ecoeco.db.migrate import upgrade
 from ecoeco.settings import Settings
+from ecoeco.startup import load_settings
 
 DURATION_S = 6
 WARMUP_S = 2
@@ -46,22 +49,32 @@ def hello_app() -> FastAPI:
 
 
 def ecoeco_app() -> FastAPI:
-    return create_app(Settings())  # configured by the ECOECO_* variables set for the server process
+    # As `ecoeco serve` builds it: settings from the ECOECO_* variables, logging configured (JSON lines).
+    return create_app(load_settings())
 
 
 @contextmanager
-def serve(factory: str, env: dict[str, str]) -> Iterator[str]:
+def serve(factory: str, env: dict[str, str]) -> Iterator[tuple[str, int]]:
+    """(base URL, server pid)."""
     port = services.free_port()
-    command = f"-m uvicorn benchmarks.bench_auth:{factory} --factory --host 127.0.0.1 --port {port}"
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        f"benchmarks.bench_auth:{factory}",
+        "--factory",
+        "--no-access-log",
+    ]
+    command += ["--host", "127.0.0.1", "--port", str(port)]
     proc = subprocess.Popen(
-        [sys.executable, *command.split(), "--workers", "1", "--log-level", "warning", "--no-access-log"],
+        [*command, "--workers", "1", "--loop", "uvloop", "--http", "httptools", "--log-level", "warning"],
         env={**os.environ, **env},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     try:
         services.wait_for_port(port, timeout=30)
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", proc.pid
     finally:
         proc.terminate()
         proc.wait(timeout=15)
@@ -81,12 +94,24 @@ def hey(url: str, *, seconds: int, headers: dict[str, str] | None = None) -> tup
     return float(rps.group(1)), codes
 
 
-def measure(url: str, headers: dict[str, str] | None = None) -> float:
+def measure(url: str, pid: int, headers: dict[str, str] | None = None) -> tuple[float, float]:
+    """(req/s, server CPU ms per request): the CPU figure survives the other load of a shared machine
+    better than req/s, since hey and the server share its two cores."""
     hey(url, seconds=WARMUP_S, headers=headers)
+    before = cpu_seconds(pid)
     rps, codes = hey(url, seconds=DURATION_S, headers=headers)
+    cpu_ms = (cpu_seconds(pid) - before) * 1000 / max(1, sum(codes.values()))
     if set(codes) != {"200"}:
         raise RuntimeError(f"{url}: non-200 answers {codes}")
-    return rps
+    return rps, cpu_ms
+
+
+def report(name: str, got: tuple[float, float], baseline: tuple[float, float]) -> None:
+    (rps, cpu), (base_rps, base_cpu) = got, baseline
+    print(
+        f"  {name:<26}{rps:7.0f} req/s  ratio {rps / base_rps:.2f}   "
+        f"CPU {cpu:.3f} ms/req  CPU ratio {base_cpu / cpu:.2f}"
+    )
 
 
 async def _signed_in_headers(base_url: str) -> dict[str, str]:
@@ -108,16 +133,16 @@ def migrate(env: dict[str, str]) -> None:
     asyncio.run(run())
 
 
-def measure_ecoeco(env: dict[str, str]) -> tuple[float, float, float]:
-    """req/s of the app's /healthz, of /api/v1/auth/jwks (routed, no auth), of GET /api/v1/users/me."""
+def measure_ecoeco(env: dict[str, str]) -> list[tuple[float, float]]:
+    """The app's /healthz, /api/v1/auth/jwks (routed, no auth) and GET /api/v1/users/me."""
     migrate(env)
-    with serve("ecoeco_app", env) as base:
+    with serve("ecoeco_app", env) as (base, pid):
         headers = asyncio.run(_signed_in_headers(base))
-        return (
-            measure(f"{base}/healthz"),
-            measure(f"{base}/api/v1/auth/jwks"),
-            measure(f"{base}/api/v1/users/me", headers),
-        )
+        return [
+            measure(f"{base}/healthz", pid),
+            measure(f"{base}/api/v1/auth/jwks", pid),
+            measure(f"{base}/api/v1/users/me", pid, headers),
+        ]
 
 
 def distributed_env(data_dir: Path) -> tuple[dict[str, str], str] | None:
@@ -141,23 +166,26 @@ def main() -> None:
         raise SystemExit("hey is not installed (scripts/install-system-packages.sh installs it)")
     common = {"ECOECO_ENV": "test", "ECOECO_LOG_JSON": "true"}
     with tempfile.TemporaryDirectory(prefix="ecoeco-bench-") as tmp:
-        with serve("hello_app", common) as base:
-            baseline = measure(f"{base}/hello")
-        print(f"  hello-world FastAPI      {baseline:9.0f} req/s  (1 uvicorn worker, hey -c {CONCURRENCY})")
+        with serve("hello_app", common) as (base, pid):
+            baseline = measure(f"{base}/hello", pid)
+        print(
+            f"  hello-world FastAPI       {baseline[0]:7.0f} req/s  CPU {baseline[1]:.3f} ms/req"
+            f"  (1 uvicorn worker, hey -c {CONCURRENCY})"
+        )
 
         floor, routed, embedded = measure_ecoeco({**common, "ECOECO_DATA_DIR": str(Path(tmp) / "embedded")})
         # References inside the same app: /healthz costs its middleware, logging and metrics alone;
         # /api/v1/auth/jwks adds the versioned API's routing but no authentication.
-        print(f"  ecoeco GET /healthz      {floor:9.0f} req/s  ratio {floor / baseline:.2f}")
-        print(f"  ecoeco GET /auth/jwks    {routed:9.0f} req/s  ratio {routed / baseline:.2f}")
-        print(f"  GET /users/me embedded   {embedded:9.0f} req/s  ratio {embedded / baseline:.2f}")
+        report("ecoeco GET /healthz", floor, baseline)
+        report("ecoeco GET /auth/jwks", routed, baseline)
+        report("GET /users/me embedded", embedded, baseline)
 
         found = distributed_env(Path(tmp) / "distributed")
         if found is not None:
             env, db_name = found
             try:
-                *_, distributed = measure_ecoeco({**common, **env})
+                distributed = measure_ecoeco({**common, **env})[-1]
             finally:
                 services.flush_redis_prefix(services.REDIS_URL, env["ECOECO_REDIS_PREFIX"])
                 services.drop_postgres_database(db_name)
-            print(f"  GET /users/me distributed{distributed:9.0f} req/s  ratio {distributed / baseline:.2f}")
+            report("GET /users/me distributed", distributed, baseline)

@@ -30,6 +30,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import psycopg
@@ -200,15 +201,14 @@ async def db_timings(url: str, points: list[tuple[float, float]], shape: str) ->
         points = [REMOTE[i % len(REMOTE)] for i in range(min(len(points), 200))]
     db = Database(url)
     try:
-        async with db.engine.connect() as conn:
-            for lat, lon in points[:20]:  # warm caches and prepared statements
-                await repository.nearest(conn, NearQuery(lat, lon, radius, limit))
-            ms = []
-            for lat, lon in points:
-                started = time.perf_counter()
-                await repository.nearest(conn, NearQuery(lat, lon, radius, limit))
-                ms.append((time.perf_counter() - started) * 1000)
-            return ms
+        for lat, lon in points[:20]:  # warm caches and prepared statements
+            await db.read(partial(repository.nearest, q=NearQuery(lat, lon, radius, limit)))
+        ms = []
+        for lat, lon in points:
+            started = time.perf_counter()
+            await db.read(partial(repository.nearest, q=NearQuery(lat, lon, radius, limit)))
+            ms.append((time.perf_counter() - started) * 1000)
+        return ms
     finally:
         await db.dispose()
 
@@ -216,8 +216,7 @@ async def db_timings(url: str, points: list[tuple[float, float]], shape: str) ->
 async def plan(url: str, lat: float, lon: float) -> list[str]:
     db = Database(url)
     try:
-        async with db.engine.connect() as conn:
-            return await repository.nearest_plan(conn, NearQuery(lat, lon, None, 10))
+        return await db.read(lambda c: repository.nearest_plan(c, NearQuery(lat, lon, None, 10)))
     finally:
         await db.dispose()
 

@@ -13,6 +13,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ecoeco import __version__
+from ecoeco.auth.deps import document_security
 from ecoeco.core import pagination
 from ecoeco.core.api import API_PREFIX
 from ecoeco.core.errors import document_problems, install_error_handlers, problem_response
@@ -107,7 +108,7 @@ def _document_problems(app: FastAPI) -> None:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = document_problems(build())
+            app.openapi_schema = document_security(document_problems(build()))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

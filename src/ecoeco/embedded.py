@@ -1,12 +1,15 @@
 """``ecoeco up``: what runs inside the API process in embedded mode, as lifespan hooks of the app.
 
-The classifier is built and warmed at start-up, so the first scan does not wait for it; the task executor
-and the scheduler run in the process (with a broker configured they are their own processes instead).
+The classifier is built and warmed in the background from start-up on: the API answers meanwhile (loading
+the model took about half of a cold start), and a scan arriving before it is ready waits for the same load.
+The task executor and the scheduler run in the process (with a broker configured they are their own
+processes instead).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI
@@ -25,9 +28,21 @@ async def _nothing() -> None:
 
 async def warm_classifier(app: FastAPI) -> Stop:
     backends: Backends = app.state.backends
-    await backends.classifier.warm_up()
-    # The classifier goes away with the backends, after every hook (the executor included) has stopped.
-    return _nothing
+
+    async def warm() -> None:
+        # Built in a thread too: importing the model runtime would otherwise stall the event loop.
+        classifier = await asyncio.to_thread(lambda: backends.classifier)
+        await classifier.warm_up()
+
+    warming = asyncio.create_task(warm(), name="ecoeco-warm-classifier")
+
+    async def stop() -> None:
+        # Waited for, not cancelled: its thread cannot be interrupted, and the backends close after this.
+        # The classifier goes away with the backends, after every hook (the executor included) has stopped.
+        with contextlib.suppress(Exception):
+            await warming
+
+    return stop
 
 
 async def run_queue(app: FastAPI) -> Stop:

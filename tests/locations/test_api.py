@@ -118,10 +118,9 @@ async def test_without_a_radius_the_nearest_however_far(app: FastAPI, client: ht
 async def test_nearest_is_index_driven(app: FastAPI) -> None:
     db = backend_db(app)
     await import_reference(db)
-    async with db.engine.connect() as conn:
-        query = NearQuery(ULLEUNGDO["lat"], ULLEUNGDO["lon"], None, 5)
-        plan = "\n".join(await locations_repository.nearest_plan(conn, query))
-    if conn.dialect.name == "postgresql":
+    query = NearQuery(ULLEUNGDO["lat"], ULLEUNGDO["lon"], None, 5)
+    plan = "\n".join(await db.read(lambda conn: locations_repository.nearest_plan(conn, query)))
+    if db.engine.dialect.name == "postgresql":
         assert "Index Scan using ix_locations_geom" in plan and "Order By: (geom <->" in plan, plan
     else:
         assert "SCAN r VIRTUAL TABLE INDEX" in plan and "SEARCH l USING INTEGER PRIMARY KEY" in plan, plan

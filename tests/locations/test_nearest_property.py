@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 
 import numpy as np
 import pytest
@@ -80,12 +81,10 @@ async def _check(db: Database, case: Case) -> None:
         got: list[tuple[int, float]] = []
         after = None
         while True:
-            page = await locations_repository.nearest(
-                conn,
-                locations_repository.NearQuery(
-                    case.lat, case.lon, case.radius_m, case.limit, mask=_mask(case.wanted), after=after
-                ),
+            query = locations_repository.NearQuery(
+                case.lat, case.lon, case.radius_m, case.limit, mask=_mask(case.wanted), after=after
             )
+            page = await db.read(partial(locations_repository.nearest, q=query))
             got += [(f.row.id, f.distance_m) for f in page[: case.limit]]
             if len(page) <= case.limit:
                 break

@@ -260,7 +260,7 @@ async def authorize(
     if code_challenge is not None and code_challenge_method is None:
         # RFC 7636 would read a missing method as "plain"; we accept S256 only.
         raise ProblemError("Pass code_challenge_method=S256.", code="pkce-method-required")
-    link_user_id = (await current_principal(request, backends)).user_id if link else None
+    link_user_id = (await current_principal(request)).user_id if link else None
     start = await service.start_authorization(
         runtime,
         backends.cache,

@@ -2,15 +2,31 @@
 
 A revoked session id stays on the deny-list (the Cache port: Redis when distributed) for as long as
 any access token of that session can still be valid; after that, expiry alone refuses them.
+
+With a shared cache (Redis) each process remembers a "not revoked" answer for at most
+:data:`MEMO_S` seconds, so a busy phone costs one Redis read per second instead of one per request.
+The trade-off, and the bound: after a sign-out, *another* process may still accept that session's
+access tokens for up to :data:`MEMO_S` seconds; the process that revoked it refuses them at once.
+"Revoked" answers are never remembered (the deny-list stays the truth), and the in-process cache of
+embedded mode is read directly, so there revocation is always immediate.
 """
 
 from __future__ import annotations
 
 import uuid
+import weakref
 from collections.abc import Iterable
 
 from ecoeco.auth.tokens import LEEWAY_S
 from ecoeco.cache import Cache
+from ecoeco.core.clock import clock
+
+MEMO_S = 1.0
+# Sessions remembered per process at most: a flood of distinct sessions evicts the oldest first.
+MEMO_SIZE = 10_000
+
+# Per cache (one per app's backends): session id -> monotonic time until which it is known not revoked.
+_memos: weakref.WeakKeyDictionary[Cache, dict[uuid.UUID, float]] = weakref.WeakKeyDictionary()
 
 
 def _key(session_id: uuid.UUID) -> str:
@@ -18,9 +34,28 @@ def _key(session_id: uuid.UUID) -> str:
 
 
 async def deny_sessions(cache: Cache, session_ids: Iterable[uuid.UUID], *, access_ttl_s: int) -> None:
+    memo = _memos.get(cache, {})
     for sid in session_ids:
         await cache.set(_key(sid), b"1", ttl=access_ttl_s + LEEWAY_S)
+        memo.pop(sid, None)
 
 
 async def is_revoked(cache: Cache, session_id: uuid.UUID) -> bool:
-    return await cache.get(_key(session_id)) is not None
+    if cache.backend == "memory":
+        return await cache.get(_key(session_id)) is not None
+    memo = _memos.get(cache)
+    if memo is None:
+        memo = _memos[cache] = {}
+    now = clock.monotonic()
+    until = memo.get(session_id)
+    if until is not None and now < until:
+        return False
+    if await cache.get(_key(session_id)) is not None:
+        memo.pop(session_id, None)
+        return True
+    # Re-inserted at the end: entries stay in time order, so the first one is the oldest.
+    memo.pop(session_id, None)
+    if len(memo) >= MEMO_SIZE:
+        del memo[next(iter(memo))]
+    memo[session_id] = now + MEMO_S
+    return False

@@ -1,7 +1,8 @@
 """All SQL of the locations domain.
 
 Reads use SQLAlchemy Core on a plain connection: the search endpoints are the hottest public path and
-an ORM session per request costs more than the query itself.
+an ORM session per request costs more than the query itself. They are synchronous functions, run whole by
+:meth:`ecoeco.db.engine.Database.read` (one thread hop per request on SQLite, not one per cursor call).
 
 Nearest-first on PostgreSQL is a KNN walk of a GiST index (``geom <-> point``) followed by an exact
 refinement; on SQLite an R*Tree box query that widens until it provably holds the nearest rows. Both
@@ -22,6 +23,7 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Row, TextClause, bindparam, func, select, text, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ecoeco.core.clock import utcnow
@@ -37,6 +39,26 @@ _PREFIXED = ", ".join("l." + c for c in _SUMMARY) + ", CAST(l.hours AS TEXT) AS 
 # Widening steps of the SQLite search: most queries in a city finish on the first box.
 _FIRST_RADIUS_M = 250.0
 _GROWTH = 4.0
+
+
+class _TypicalReach:
+    """Where this process' recent searches ended (a running geometric mean): the next one starts a step
+    inside it. With a few hundred points over the whole country a search from 250 m took five counting
+    steps to reach the ~40 km that hold ten points; in a dense city it stays near 250 m. Only where a
+    search starts depends on it, never what it returns. Shared by the reader threads without a lock:
+    a lost update only makes one search start less well."""
+
+    def __init__(self) -> None:
+        self.metres = _FIRST_RADIUS_M
+
+    def start(self) -> float:
+        return max(_FIRST_RADIUS_M, self.metres / _GROWTH)
+
+    def ended_at(self, metres: float) -> None:
+        self.metres = self.metres**0.75 * max(metres, _FIRST_RADIUS_M) ** 0.25
+
+
+_typical = _TypicalReach()
 # No two points on Earth are farther apart: the radius of "however far".
 _EVERYWHERE_M = math.pi * EARTH_RADIUS_M
 
@@ -84,10 +106,10 @@ def _filters(mask: int, kind: str | None, prefix: str = "") -> tuple[str, dict[s
 # --- nearest first ----------------------------------------------------------------------------
 
 
-async def nearest(conn: AsyncConnection, q: NearQuery) -> list[Found]:
+def nearest(conn: Connection, q: NearQuery) -> list[Found]:
     if conn.dialect.name == "postgresql":
-        return await _nearest_postgres(conn, q)
-    return await _nearest_sqlite(conn, q)
+        return _nearest_postgres(conn, q)
+    return _nearest_sqlite(conn, q)
 
 
 _PG_POINT = "ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)"
@@ -95,7 +117,7 @@ _PG_BOX = "geom && ST_MakeEnvelope(:west, :south, :east, :north, 4326)"
 _PG_DISTANCE = f"ST_Distance(geom::geography, {_PG_POINT}::geography, false)"
 
 
-async def _nearest_postgres(conn: AsyncConnection, q: NearQuery) -> list[Found]:
+def _nearest_postgres(conn: Connection, q: NearQuery) -> list[Found]:
     """A KNN walk of the 2D index bounds the answer; one statement returns every row that close.
 
     A GiST index on ``geometry`` (lon/lat) is built sorted and answers a KNN walk reading ~20 pages;
@@ -108,12 +130,12 @@ async def _nearest_postgres(conn: AsyncConnection, q: NearQuery) -> list[Found]:
     anywhere in Korea); when it is not, :func:`_pg_reach` measures it first and the statement runs again.
     """
     if q.radius_m is not None:
-        return await _pg_knn(conn, q, q.radius_m, q.radius_m) or []
-    found = await _pg_knn(conn, q, _EVERYWHERE_M, _PG_USUAL_REACH_M)
+        return _pg_knn(conn, q, q.radius_m, q.radius_m) or []
+    found = _pg_knn(conn, q, _EVERYWHERE_M, _PG_USUAL_REACH_M)
     if found is not None:
         return found
-    reach = await _pg_reach(conn, q)
-    return [] if reach is None else await _pg_knn(conn, q, reach, reach) or []
+    reach = _pg_reach(conn, q)
+    return [] if reach is None else _pg_knn(conn, q, reach, reach) or []
 
 
 # The distance the degrees-per-metre factor of a no-radius search is computed for: it grows with the
@@ -121,7 +143,7 @@ async def _nearest_postgres(conn: AsyncConnection, q: NearQuery) -> list[Found]:
 _PG_USUAL_REACH_M = 500_000.0
 
 
-async def _pg_knn(conn: AsyncConnection, q: NearQuery, radius: float, k_at: float) -> list[Found] | None:
+def _pg_knn(conn: Connection, q: NearQuery, radius: float, k_at: float) -> list[Found] | None:
     """Rows within ``radius``; ``None`` when the reach turned out longer than ``k_at`` (ask again)."""
     where, params = _filters(q.mask, q.kind)
     extra, rest = f" AND {where}", ""
@@ -161,7 +183,7 @@ async def _pg_knn(conn: AsyncConnection, q: NearQuery, radius: float, k_at: floa
         # Only the rows that close leave the database (far out, the planar circle takes in a coast).
         f" AND {_PG_DISTANCE} <= reach.m * (1 + 1e-7) + {_slack(0)}"
     )
-    rows = (await conn.execute(_sql(sql), params)).all()
+    rows = conn.execute(_sql(sql), params).all()
     if k_at < radius and (not rows or rows[0].reach_m > k_at):
         return None
     return _rank(q, rows, radius)[:want]
@@ -174,7 +196,7 @@ def _degrees_per_metre(q: NearQuery, distance_m: float) -> dict[str, float]:
     return {"per_m_lat": (box.north - q.lat) / distance_m, "per_m_lon": (box.east - q.lon) / distance_m}
 
 
-async def _pg_reach(conn: AsyncConnection, q: NearQuery) -> float | None:
+def _pg_reach(conn: Connection, q: NearQuery) -> float | None:
     """A distance that ``q.limit + 1`` rows after the cursor are within, from a KNN walk of the index.
 
     The walk goes in planar lon/lat order, so the great-circle distance of its n-th row bounds the n-th
@@ -191,7 +213,7 @@ async def _pg_reach(conn: AsyncConnection, q: NearQuery) -> float | None:
     want = q.limit + 1
     walk = want + 8  # the cursor's own row and rows within the slack of it may drop out
     while True:
-        found = (await conn.execute(statement, params | {"lat": q.lat, "lon": q.lon, "walk": walk})).scalars()
+        found = conn.execute(statement, params | {"lat": q.lat, "lon": q.lon, "walk": walk}).scalars()
         distances: list[float] = list(found)
         after = sorted(d for d in distances if q.after is None or d > q.after[0] + _slack(q.after[0]))
         reach = after[want - 1] if len(after) >= want else max(distances, default=None)
@@ -230,7 +252,7 @@ _SQLITE_IN_BOX = _sql(
 _SQLITE_MAX_READ = 1_000
 
 
-async def _nearest_sqlite(conn: AsyncConnection, q: NearQuery) -> list[Found]:
+def _nearest_sqlite(conn: Connection, q: NearQuery) -> list[Found]:
     where, params = _filters(q.mask, q.kind, "l.")
     # Find the winners on (id, lat, lon) alone, then read only their full rows: in a dense city the
     # box holds hundreds of rows that lose.
@@ -240,14 +262,14 @@ async def _nearest_sqlite(conn: AsyncConnection, q: NearQuery) -> list[Found]:
     most = max(_SQLITE_MAX_READ, 4 * want)
     # low: a radius whose box holds fewer than `want` rows; high: one whose box holds more than `most`.
     low, high, read = 0.0, None, False
-    radius = min(bound, max(_FIRST_RADIUS_M, q.after[0] * 1.5 if q.after else 0.0))
+    radius = min(bound, max(_typical.start(), q.after[0] * 1.5 if q.after else 0.0))
     while True:
         bbox = bbox_around(q.lat, q.lon, radius)
         c2, r2 = planar_cap(q.lat, bbox, radius)
         box = _box_params(bbox) | {"lat": q.lat, "lon": q.lon, "c2": c2, "r2": r2}
         close_enough = max(1.0, radius / 1000)
         if not read:
-            in_box = (await conn.execute(_SQLITE_IN_BOX, box | {"most": most})).scalar_one()
+            in_box = conn.execute(_SQLITE_IN_BOX, box | {"most": most}).scalar_one()
             if in_box < want and radius < bound:
                 if high is not None and high - radius <= close_enough:
                     radius, read = high, True  # a crowd at one spot: read it
@@ -258,7 +280,7 @@ async def _nearest_sqlite(conn: AsyncConnection, q: NearQuery) -> list[Found]:
             if in_box > most and radius - low > close_enough:
                 high, radius = radius, (low + radius) / 2
                 continue
-        ranked = _rank(q, (await conn.execute(candidates, params | box)).all(), bound)
+        ranked = _rank(q, conn.execute(candidates, params | box).all(), bound)
         # Only rows inside the circle are certain to beat everything outside the box.
         found = [f for f in ranked if f.distance_m <= radius]
         if len(found) > q.limit or radius >= bound:
@@ -272,7 +294,9 @@ async def _nearest_sqlite(conn: AsyncConnection, q: NearQuery) -> list[Found]:
     best = found[: q.limit + 1]
     if not best:
         return []
-    rows = {r.id: r for r in (await conn.execute(_BY_IDS, {"ids": [f.row.id for f in best]})).all()}
+    if q.after is None and not q.mask and not q.kind:  # how dense the points are, not the filters
+        _typical.ended_at(best[-1].distance_m)
+    rows = {r.id: r for r in conn.execute(_BY_IDS, {"ids": [f.row.id for f in best]}).all()}
     return [Found(rows[f.row.id], f.distance_m) for f in best]
 
 
@@ -292,8 +316,8 @@ def _box_params(box: BBox) -> dict[str, float]:
 # --- map viewport -----------------------------------------------------------------------------
 
 
-async def in_bbox(
-    conn: AsyncConnection, box: BBox, *, limit: int, mask: int, kind: str | None, after_id: int | None
+def in_bbox(
+    conn: Connection, box: BBox, *, limit: int, mask: int, kind: str | None, after_id: int | None
 ) -> Sequence[Row[Any]]:
     where, params = _filters(mask, kind, "l.")
     extra = f" AND {where}"
@@ -311,21 +335,21 @@ async def in_bbox(
             "WHERE r.max_lat >= :south AND r.min_lat <= :north AND r.max_lon >= :west "
             f"AND r.min_lon <= :east AND {exact}{extra} ORDER BY l.id LIMIT :n"
         )
-    return (await conn.execute(_sql(sql), params)).all()
+    return conn.execute(_sql(sql), params).all()
 
 
 # --- by id, by name ---------------------------------------------------------------------------
 
 
-async def get(conn: AsyncConnection, location_id: int) -> Row[Any] | None:
-    return (await conn.execute(select(Location.__table__).where(Location.id == location_id))).first()
+def get(conn: Connection, location_id: int) -> Row[Any] | None:
+    return conn.execute(select(Location.__table__).where(Location.id == location_id)).first()
 
 
 _RANK = "CASE WHEN search_name LIKE :prefix THEN 0 WHEN search_name LIKE :pattern THEN 1 ELSE 2 END"
 
 
-async def search(
-    conn: AsyncConnection,
+def search(
+    conn: Connection,
     key: str,
     *,
     initials: bool,
@@ -351,7 +375,7 @@ async def search(
         f"WHERE {column} LIKE :pattern{extra} ORDER BY rank, id LIMIT :n"
     )
     params |= {"pattern": f"%{key}%", "prefix": f"{key}%", "n": limit + 1}
-    rows = (await conn.execute(_sql(sql), params)).all()
+    rows = conn.execute(_sql(sql), params).all()
     return [(r, r.rank) for r in rows]
 
 
@@ -426,7 +450,7 @@ async def count(conn: AsyncConnection, source: str | None = None) -> int:
     return int((await conn.execute(stmt)).scalar_one())
 
 
-async def nearest_plan(conn: AsyncConnection, q: NearQuery) -> list[str]:
+def nearest_plan(conn: Connection, q: NearQuery) -> list[str]:
     """The database's plan for the index-driven step of :func:`nearest` (tests and benchmarks show it)."""
     where, params = _filters(q.mask, q.kind, "" if conn.dialect.name == "postgresql" else "l.")
     params |= {"lat": q.lat, "lon": q.lon}
@@ -440,5 +464,5 @@ async def nearest_plan(conn: AsyncConnection, q: NearQuery) -> list[str]:
         bbox = bbox_around(q.lat, q.lon, q.radius_m or _FIRST_RADIUS_M)
         c2, r2 = planar_cap(q.lat, bbox, q.radius_m or _FIRST_RADIUS_M)
         params |= _box_params(bbox) | {"c2": c2, "r2": r2}
-    rows = (await conn.execute(text(sql), params)).all()
+    rows = conn.execute(text(sql), params).all()
     return [str(r[0] if len(r) == 1 else r[-1]) for r in rows]

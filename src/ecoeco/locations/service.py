@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import math
-import weakref
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import lru_cache
@@ -15,8 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.pool import QueuePool
+from sqlalchemy.engine import Connection
 
 from ecoeco.core.clock import utcnow
 from ecoeco.core.errors import NotFound, ProblemError
@@ -98,25 +94,6 @@ def parse_bbox(raw: str) -> BBox:
 
 
 # --- reading ----------------------------------------------------------------------------------
-
-_gates: weakref.WeakKeyDictionary[Database, asyncio.Semaphore] = weakref.WeakKeyDictionary()
-
-
-@asynccontextmanager
-async def _reading(db: Database) -> AsyncIterator[AsyncConnection]:
-    """A pooled connection, but never more at once than the pool keeps open.
-
-    Past its size SQLAlchemy opens an "overflow" connection per checkout and closes it on return: under
-    32 concurrent clients that churn (connect, TLS probe, PRAGMAs) cost more than the queries and cut
-    throughput roughly tenfold. Queueing here instead costs nothing.
-    """
-    gate = _gates.get(db)
-    if gate is None:
-        size = db.engine.pool.size() if isinstance(db.engine.pool, QueuePool) else 1
-        gate = _gates[db] = asyncio.Semaphore(max(1, size))
-    async with gate, db.engine.connect() as conn:
-        # Reads need no transaction: autocommit saves the BEGIN and ROLLBACK round trips.
-        yield await conn.execution_options(isolation_level="AUTOCOMMIT")
 
 
 def _today(hours: Any, now: datetime) -> TodayHours | None:
@@ -202,18 +179,20 @@ async def nearby(db: Database, p: NearbyParams, now: datetime) -> NearbyPage:
         after=None if after is None else (float(after["d"]), int(after["id"])),
     )
     keep = _open_now if p.open_now else None
-    async with _reading(db) as conn:
-        page, resume = await _nearest_page(conn, q, now, keep)
+
+    def work(conn: Connection) -> tuple[list[tuple[Found, TodayHours | None]], tuple[float, int] | None, Any]:
+        page, resume = _nearest_page(conn, q, now, keep)
         if after is not None:
-            nearest_m = after["n"]
-        elif page:
-            nearest_m = page[0][0].distance_m
-        elif q.radius_m is not None:
+            return page, resume, after["n"]
+        if page:
+            return page, resume, page[0][0].distance_m
+        if q.radius_m is not None:
             # Nothing within the radius: still say how far the nearest one is.
-            closest, _ = await _nearest_page(conn, replace(q, radius_m=None, limit=1), now, keep)
-            nearest_m = closest[0][0].distance_m if closest else None
-        else:
-            nearest_m = None
+            closest, _ = _nearest_page(conn, replace(q, radius_m=None, limit=1), now, keep)
+            return page, resume, closest[0][0].distance_m if closest else None
+        return page, resume, None
+
+    page, resume, nearest_m = await db.read(work)
     items = [_summary(f.row, today, f.distance_m) for f, today in page]
     cursor = None
     if resume is not None:
@@ -223,8 +202,8 @@ async def nearby(db: Database, p: NearbyParams, now: datetime) -> NearbyPage:
     )
 
 
-async def _nearest_page(
-    conn: AsyncConnection, q: NearQuery, now: datetime, keep: Callable[[TodayHours | None], bool] | None
+def _nearest_page(
+    conn: Connection, q: NearQuery, now: datetime, keep: Callable[[TodayHours | None], bool] | None
 ) -> tuple[list[tuple[Found, TodayHours | None]], tuple[float, int] | None]:
     """``q.limit`` rows passing ``keep`` (open now) and the (distance, id) the next page starts after."""
     # Without a filter one query answers; with one, scan ahead in batches until the page is full.
@@ -233,7 +212,7 @@ async def _nearest_page(
     after = q.after
     scanned = 0
     while True:
-        found = await repository.nearest(conn, replace(q, limit=batch, after=after))
+        found = repository.nearest(conn, replace(q, limit=batch, after=after))
         for f in found[:batch]:
             today = _today(f.row.hours, now)
             if keep is None or keep(today):
@@ -259,8 +238,8 @@ async def viewport(db: Database, bbox: str, p: ListParams, now: datetime) -> Pag
     mask, kind = p.filters()
     tag = query_tag(box, mask, kind)
     after = read_keyset(p.cursor, ("id",), tag=tag)
-    async with _reading(db) as conn:
-        rows = await repository.in_bbox(
+    rows = await db.read(
+        lambda conn: repository.in_bbox(
             conn,
             box,
             limit=p.limit,
@@ -268,6 +247,7 @@ async def viewport(db: Database, bbox: str, p: ListParams, now: datetime) -> Pag
             kind=kind,
             after_id=None if after is None else int(after["id"]),
         )
+    )
     items = [_summary(r, _today(r.hours, now)) for r in rows[: p.limit]]
     more = len(rows) > p.limit
     return Page[LocationSummary].model_construct(
@@ -276,8 +256,7 @@ async def viewport(db: Database, bbox: str, p: ListParams, now: datetime) -> Pag
 
 
 async def detail(db: Database, location_id: int, now: datetime) -> LocationDetail:
-    async with _reading(db) as conn:
-        row = await repository.get(conn, location_id)
+    row = await db.read(lambda conn: repository.get(conn, location_id))
     if row is None:
         raise NotFound(f"No location with id {location_id}.", code="location-not-found")
     return LocationDetail(
@@ -306,8 +285,8 @@ async def search(db: Database, q: str, p: ListParams, now: datetime) -> Page[Loc
     mask, kind = p.filters()
     tag = query_tag(key, mask, kind)
     after = read_keyset(p.cursor, ("rank", "id"), tag=tag)
-    async with _reading(db) as conn:
-        rows = await repository.search(
+    rows = await db.read(
+        lambda conn: repository.search(
             conn,
             key,
             initials=is_initials(key),
@@ -316,6 +295,7 @@ async def search(db: Database, q: str, p: ListParams, now: datetime) -> Page[Loc
             kind=kind,
             after=None if after is None else (int(after["rank"]), int(after["id"])),
         )
+    )
     items = [_summary(r, _today(r.hours, now)) for r, _ in rows[: p.limit]]
     next_cursor = None
     if len(rows) > p.limit:

@@ -16,6 +16,7 @@ buffer streamed responses such as Server-Sent Events. What it does, in order:
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 import time
 import uuid
@@ -69,7 +70,7 @@ class RequestContextMiddleware:
                     (b"x-request-id", request_id.encode()),
                     *security_headers({name.lower() for name, _ in sent}, https=https),
                 ]
-                HTTP_LATENCY.labels(scope["method"], _route(scope)).observe(time.perf_counter() - started)
+                _latency(scope["method"], _route(scope)).observe(time.perf_counter() - started)
             await send(message)
 
         async def refuse(status_code: int, code: str, detail: str) -> None:
@@ -104,7 +105,7 @@ class RequestContextMiddleware:
                 await refuse(500, "internal-error", "Something went wrong on our side.")
         finally:
             route = _route(scope)
-            HTTP_REQUESTS.labels(scope["method"], route, str(status)).inc()
+            _requests(scope["method"], route, status).inc()
             if scope["path"] not in _QUIET_PATHS:
                 log.info(
                     "request",
@@ -142,6 +143,18 @@ class RequestContextMiddleware:
             return message
 
         return limited_receive
+
+
+# The labelled series, looked up once per (method, route[, status]): labels() takes a lock and builds
+# its key on every call. Routes are the app's templates plus "unmatched", so both stay small.
+@functools.lru_cache(maxsize=4096)
+def _latency(method: str, route: str) -> Any:
+    return HTTP_LATENCY.labels(method, route)
+
+
+@functools.lru_cache(maxsize=4096)
+def _requests(method: str, route: str, status: int) -> Any:
+    return HTTP_REQUESTS.labels(method, route, str(status))
 
 
 def _route(scope: Scope) -> str:

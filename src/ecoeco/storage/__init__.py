@@ -3,13 +3,15 @@
 from ecoeco.settings import Settings
 from ecoeco.storage.base import ObjectNotFound, Storage, UploadTarget
 from ecoeco.storage.local import LocalStorage
-from ecoeco.storage.s3 import S3Storage
 
 __all__ = ["ObjectNotFound", "Storage", "UploadTarget", "create_storage"]
 
 
 def create_storage(settings: Settings) -> Storage:
     if settings.s3_bucket:
+        # Imported when chosen: boto3 is a third of a second of start-up that embedded mode never uses.
+        from ecoeco.storage.s3 import S3Storage
+
         return S3Storage(settings.s3_bucket, endpoint_url=settings.s3_endpoint_url, region=settings.s3_region)
     return LocalStorage(
         settings.storage_dir,
