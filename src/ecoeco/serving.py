@@ -54,12 +54,20 @@ class _HeadTooLarge(Exception):
     pass
 
 
+# How long a refused connection keeps reading (and dropping) what its client still sends: closing a socket
+# with unread bytes makes the kernel send a reset, which can destroy the 431 before the client has read it.
+LINGER_S = 2.0
+
+
 def bounded_protocol(max_head_bytes: int, max_header_fields: int) -> type[HttpToolsProtocol]:
     class BoundedHttpToolsProtocol(HttpToolsProtocol):
         _head_bytes: int | None = 0  # bytes of the request head received so far; None while in a body
         _refusal: str | None = None
+        _refused = False
 
         def data_received(self, data: bytes) -> None:
+            if self._refused:
+                return  # lingering after a 431 (see LINGER_S): dropped unparsed
             if self._head_bytes is not None:
                 end = data.find(b"\r\n\r\n")
                 self._head_bytes += len(data) if end < 0 else end + 4
@@ -103,7 +111,11 @@ def bounded_protocol(max_head_bytes: int, max_header_fields: int) -> type[HttpTo
                 b"content-type: application/problem+json\r\n"
                 b"content-length: " + str(len(body)).encode() + b"\r\nconnection: close\r\n\r\n" + body
             )
-            self.transport.close()
+            self._refused = True
             self._head_bytes = None
+            # Half-close: the answer and a FIN go out; the client's EOF (or the timer) closes the rest.
+            if self.transport.can_write_eof():
+                self.transport.write_eof()
+            self.loop.call_later(LINGER_S, self.transport.close)
 
     return BoundedHttpToolsProtocol
