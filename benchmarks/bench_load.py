@@ -19,7 +19,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from pathlib import Path
 
 import httpx
 from tests.support import services
+from tests.support.waiting import eventually_sync
 
 HERE = Path(__file__).parent
 P95_LIMIT_MS = 500.0
@@ -147,16 +147,14 @@ def distributed_stack(workdir: Path) -> Iterator[str]:
             log = (workdir / f"{args[0]}-{len(procs)}.log").open("wb")
             procs.append(subprocess.Popen([_exe("ecoeco"), *args], env=env, stdout=log, stderr=log))
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 90
-        while True:
+
+        def ready() -> bool:
             try:
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
+                return httpx.get(f"{url}/readyz", timeout=2).status_code == 200
             except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError("ecoeco serve not ready")
-            time.sleep(0.5)
+                return False
+
+        eventually_sync(ready, within_s=90, every_s=0.5, what="ecoeco serve ready")
         yield url
     finally:
         for proc in procs:

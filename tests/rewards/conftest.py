@@ -9,9 +9,9 @@ import httpx
 from ecoeco.recycling.knowledge import get_knowledge_base
 from tests.support.auth import SignedIn
 from tests.support.fixtures_queue import Workers
-from tests.waste.conftest import WASTE, app, settings_openai, vision_backend, wait_done
+from tests.waste.conftest import WASTE, alice, app, bob, settings_openai, vision_backend, wait_done
 
-__all__ = ["app", "settings_openai", "vision_backend"]
+__all__ = ["alice", "app", "bob", "settings_openai", "vision_backend"]
 
 
 def model_says(query: str, *, tags: tuple[str, ...] = (), **overrides: Any) -> dict[str, Any]:

@@ -29,16 +29,6 @@ PET = "생수병"  # clear_pet → Petty
 CAN = "참치캔"  # metal → Metally
 
 
-@pytest.fixture
-async def alice(client: httpx.AsyncClient) -> SignedIn:
-    return await sign_in(client, name="alice")
-
-
-@pytest.fixture
-async def bob(client: httpx.AsyncClient) -> SignedIn:
-    return await sign_in(client, name="bob")
-
-
 async def test_the_public_catalogue_has_one_character_per_recyclable_kind_and_the_mascot(
     client: httpx.AsyncClient,
 ) -> None:
