@@ -9,6 +9,7 @@ Anything that looks like a credential is redacted before it is rendered, whoever
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import re
 import sys
@@ -16,6 +17,7 @@ import time
 from collections.abc import MutableMapping
 from typing import Any, TextIO
 
+import orjson
 import structlog
 
 _SENSITIVE = re.compile(
@@ -57,6 +59,15 @@ class _UtcTimestamp:
         return event
 
 
+def _json_line(event: Any, **kw: Any) -> str:
+    """One JSON line by orjson (UTF-8 text, as ``ensure_ascii=False``), structlog's fallback ``default``
+    for other types; the standard library for what orjson refuses (integers wider than 64 bits)."""
+    try:
+        return orjson.dumps(event, default=kw.get("default"), option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:
+        return json.dumps(event, ensure_ascii=False, **kw)
+
+
 class _CurrentStderr:
     """Writes to whatever ``sys.stderr`` is at the moment of writing.
 
@@ -85,7 +96,7 @@ def configure_logging(level: str = "INFO", *, json: bool | None = None, stream: 
         redact,
     ]
     renderer: Any = (
-        structlog.processors.JSONRenderer(ensure_ascii=False)
+        structlog.processors.JSONRenderer(serializer=_json_line)
         if as_json
         else structlog.dev.ConsoleRenderer(colors=out.isatty())
     )
