@@ -1,9 +1,11 @@
 """Authenticated ``GET /api/v1/users/me`` throughput vs a bare FastAPI hello-world.
 
-Both apps run in the same way (one uvicorn worker on 127.0.0.1, same flags, uvloop + httptools) and
-are loaded by the same tool (``hey``, fixed concurrency, fixed duration) in this run; we print the
-ratio. The ecoeco app is measured on the embedded backends and, when PostgreSQL and Redis answer on
-localhost, on the distributed ones. Goal: ratio >= 0.5. Next to it, the server's CPU per request and the
+Both apps are served the way ``ecoeco serve`` serves (``ecoeco.serving.run``: one uvicorn process on
+127.0.0.1, uvloop + httptools with the bounded request heads, uvicorn's access log off) and are loaded by
+the same tool (``hey``, fixed concurrency, fixed duration) in this run; we print the ratio. ecoeco's own
+access log (one JSON line per request, to stderr) is part of what it costs; the hello-world has none.
+The ecoeco app is measured on the embedded backends and, when PostgreSQL and Redis answer on localhost,
+on the distributed ones. Goal: ratio >= 0.5. Next to it, the server's CPU per request and the
 hello-world's divided by it ("CPU ratio"), which the other load of a shared machine moves much less.
 """
 
@@ -27,6 +29,7 @@ from tests.support import services
 from tests.support.auth import sign_in
 
 from benchmarks.bench_locations import cpu_seconds
+from ecoeco import serving
 from ecoeco.app import create_app
 from ecoeco.db.engine import Database
 from ecoeco.db.migrate import upgrade
@@ -53,21 +56,21 @@ def ecoeco_app() -> FastAPI:
     return create_app(load_settings())
 
 
+APPS = {"hello_app": hello_app, "ecoeco_app": ecoeco_app}
+
+
+def run_server(factory: str, port: int) -> None:
+    """One app served exactly as ``ecoeco serve`` serves (same uvicorn options for both apps)."""
+    settings = load_settings()
+    serving.run(APPS[factory](), settings, host="127.0.0.1", port=port)
+
+
 @contextmanager
 def serve(factory: str, env: dict[str, str]) -> Iterator[tuple[str, int]]:
     """(base URL, server pid)."""
     port = services.free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        f"benchmarks.bench_auth:{factory}",
-        "--factory",
-        "--no-access-log",
-    ]
-    command += ["--host", "127.0.0.1", "--port", str(port)]
     proc = subprocess.Popen(
-        [*command, "--workers", "1", "--loop", "uvloop", "--http", "httptools", "--log-level", "warning"],
+        [sys.executable, "-m", "benchmarks.bench_auth", factory, str(port)],
         env={**os.environ, **env},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -189,3 +192,7 @@ def main() -> None:
                 services.flush_redis_prefix(services.REDIS_URL, env["ECOECO_REDIS_PREFIX"])
                 services.drop_postgres_database(db_name)
             report("GET /users/me distributed", distributed, baseline)
+
+
+if __name__ == "__main__":
+    run_server(sys.argv[1], int(sys.argv[2]))

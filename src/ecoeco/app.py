@@ -11,6 +11,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from starlette.routing import BaseRoute, Match
+from starlette.types import Scope
 
 from ecoeco import __version__
 from ecoeco.auth.deps import document_security
@@ -87,10 +89,6 @@ def create_app(
         body_timeout_s=settings.body_timeout_s,
     )
 
-    app.include_router(ops_router)
-    if public_metrics:
-        app.include_router(metrics_router)
-    app.include_router(local_storage_router)  # embedded mode's stand-in for S3's pre-signed PUT
     wanted = set(services) if services else set(DOMAINS)
     wanted |= {extra for service in tuple(wanted) for extra in SERVED_WITH.get(service, ())}
     for module in domain_modules("endpoints"):
@@ -99,8 +97,30 @@ def create_app(
             # Mounted straight on the app (not under a shared /api/v1 router): one level less of
             # router matching on every request.
             app.include_router(module.router, prefix=API_PREFIX)
+            _skip_unless_under(app.router.routes[-1], API_PREFIX + module.router.prefix)
+    # After the API (no path of these is under /api/v1): an API request need not try them first.
+    app.include_router(ops_router)
+    if public_metrics:
+        app.include_router(metrics_router)
+    app.include_router(local_storage_router)  # embedded mode's stand-in for S3's pre-signed PUT
     mount_web(app, settings, ui=services is None or WEB_SERVICE in wanted)
     return app
+
+
+def _skip_unless_under(route: BaseRoute, prefix: str) -> None:
+    """Let an included router answer "no match" at once for a path outside its prefix.
+
+    FastAPI tries an included router's routes one by one, twice for the one that matches, at about 1.5 µs
+    each: an API request paid for every route of the domains mounted before its own (35 µs for
+    /users/me). The path contains the prefix whenever a route of the router can match (the route path,
+    without any root_path, starts with it), so this only skips what could not match anyway.
+    """
+    matches = route.matches
+
+    def guarded(scope: Scope) -> tuple[Match, Scope]:
+        return matches(scope) if prefix in scope["path"] else (Match.NONE, {})
+
+    route.matches = guarded  # type: ignore[method-assign]
 
 
 def _document_problems(app: FastAPI) -> None:

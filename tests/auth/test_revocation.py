@@ -2,29 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 
-from ecoeco.app import create_app
 from ecoeco.auth.revocation import MEMO_S
 from ecoeco.core.clock import Clock
-from ecoeco.settings import Settings
 from tests.support.auth import AUTH, sign_in
 
 ME = "/api/v1/users/me"
-
-
-@pytest.fixture
-async def replica(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    """A second app on the same database and Redis: another process behind the load balancer."""
-    application = create_app(settings)
-    async with LifespanManager(application):
-        transport = httpx.ASGITransport(app=application, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
-            yield c
 
 
 @pytest.mark.distributed_only

@@ -3,7 +3,9 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 import sys
+from datetime import UTC, datetime
 
 import pytest
 import structlog
@@ -66,3 +68,27 @@ def test_loggers_follow_stderr_when_it_is_swapped(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(sys, "stderr", second)
     log.info("two")
     assert json.loads(second.getvalue())["event"] == "two"
+
+
+def test_the_timestamp_is_iso_utc_with_microseconds() -> None:
+    out = io.StringIO()
+    configure_logging("INFO", json=True, stream=out)
+    before = datetime.now(UTC)
+    structlog.get_logger("t").info("tick")
+    after = datetime.now(UTC)
+    (line,) = _lines(out)
+    stamp = str(line["timestamp"])
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", stamp), stamp
+    assert before <= datetime.fromisoformat(stamp) <= after
+
+
+def test_values_json_has_no_type_for_are_still_logged() -> None:
+    out = io.StringIO()
+    configure_logging("INFO", json=True, stream=out)
+    structlog.get_logger("t").info("odd", big=2**70, ids={1: "one"}, obj=object(), 이름="분리배출")
+    (line,) = _lines(out)
+    assert line["big"] == 2**70
+    assert line["ids"] == {"1": "one"}
+    assert str(line["obj"]).startswith("<object object")
+    assert line["이름"] == "분리배출"
+    assert "분리배출" in out.getvalue()  # UTF-8 text, not \\u escapes

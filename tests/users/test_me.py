@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
@@ -77,6 +77,22 @@ async def test_oversized_patch_is_413(settings: Settings, client: httpx.AsyncCli
     big = b'{"nickname": "' + b"x" * settings.max_body_bytes + b'"}'
     r = await client.patch(ME, content=big, headers={**me.headers, "content-type": "application/json"})
     assert r.status_code == 413
+
+
+@pytest.mark.embedded_only
+async def test_oversized_chunked_patch_is_413(settings: Settings, client: httpx.AsyncClient) -> None:
+    """No Content-Length to refuse up front: the limit is counted while the chunks arrive."""
+    me = await sign_in(client)
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b'{"nickname": "'
+        for _ in range(settings.max_body_bytes // 65536 + 1):
+            yield b"x" * 65536
+        yield b'"}'
+
+    r = await client.patch(ME, content=chunks(), headers={**me.headers, "content-type": "application/json"})
+    assert r.status_code == 413
+    assert r.headers["content-type"] == "application/problem+json"
 
 
 @pytest.fixture

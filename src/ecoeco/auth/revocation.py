@@ -14,19 +14,18 @@ embedded mode is read directly, so there revocation is always immediate.
 from __future__ import annotations
 
 import uuid
-import weakref
 from collections.abc import Iterable
 
 from ecoeco.auth.tokens import LEEWAY_S
 from ecoeco.cache import Cache
-from ecoeco.core.clock import clock
+from ecoeco.core.memo import Memos
 
 MEMO_S = 1.0
 # Sessions remembered per process at most: a flood of distinct sessions evicts the oldest first.
 MEMO_SIZE = 10_000
 
-# Per cache (one per app's backends): session id -> monotonic time until which it is known not revoked.
-_memos: weakref.WeakKeyDictionary[Cache, dict[uuid.UUID, float]] = weakref.WeakKeyDictionary()
+# Per cache (one per app's backends): the sessions known not to be revoked, for MEMO_S seconds.
+_not_revoked: Memos[uuid.UUID, bool] = Memos(MEMO_S, MEMO_SIZE)
 
 
 def _key(session_id: uuid.UUID) -> str:
@@ -34,28 +33,20 @@ def _key(session_id: uuid.UUID) -> str:
 
 
 async def deny_sessions(cache: Cache, session_ids: Iterable[uuid.UUID], *, access_ttl_s: int) -> None:
-    memo = _memos.get(cache, {})
+    memo = _not_revoked.of(cache)
     for sid in session_ids:
         await cache.set(_key(sid), b"1", ttl=access_ttl_s + LEEWAY_S)
-        memo.pop(sid, None)
+        memo.forget(sid)
 
 
 async def is_revoked(cache: Cache, session_id: uuid.UUID) -> bool:
     if cache.backend == "memory":
         return await cache.get(_key(session_id)) is not None
-    memo = _memos.get(cache)
-    if memo is None:
-        memo = _memos[cache] = {}
-    now = clock.monotonic()
-    until = memo.get(session_id)
-    if until is not None and now < until:
+    memo = _not_revoked.of(cache)
+    if memo.get(session_id):
         return False
     if await cache.get(_key(session_id)) is not None:
-        memo.pop(session_id, None)
+        memo.forget(session_id)
         return True
-    # Re-inserted at the end: entries stay in time order, so the first one is the oldest.
-    memo.pop(session_id, None)
-    if len(memo) >= MEMO_SIZE:
-        del memo[next(iter(memo))]
-    memo[session_id] = now + MEMO_S
+    memo.put(session_id, True)
     return False

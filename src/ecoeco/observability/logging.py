@@ -9,12 +9,15 @@ Anything that looks like a credential is redacted before it is rendered, whoever
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import re
 import sys
+import time
 from collections.abc import MutableMapping
 from typing import Any, TextIO
 
+import orjson
 import structlog
 
 _SENSITIVE = re.compile(
@@ -34,6 +37,35 @@ def redact(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> Mutab
     for key in [k for k in event if _sensitive(k)]:
         event[key] = REDACTED
     return event
+
+
+class _UtcTimestamp:
+    """The ``timestamp`` field as structlog's ``TimeStamper(fmt="iso", utc=True)`` writes it
+    (``2026-12-05T09:41:07.123456Z``), with the date and time of day formatted once per second
+    instead of once per line: it was a fifth of the access log's cost."""
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._prefix = ""
+
+    def __call__(
+        self, _logger: Any, _method: str, event: MutableMapping[str, Any]
+    ) -> MutableMapping[str, Any]:
+        now = time.time()
+        second = int(now)
+        if second != self._second:
+            self._second, self._prefix = second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        event["timestamp"] = f"{self._prefix}.{int((now - second) * 1_000_000):06d}Z"
+        return event
+
+
+def _json_line(event: Any, **kw: Any) -> str:
+    """One JSON line by orjson (UTF-8 text, as ``ensure_ascii=False``), structlog's fallback ``default``
+    for other types; the standard library for what orjson refuses (integers wider than 64 bits)."""
+    try:
+        return orjson.dumps(event, default=kw.get("default"), option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:
+        return json.dumps(event, ensure_ascii=False, **kw)
 
 
 class _CurrentStderr:
@@ -60,11 +92,11 @@ def configure_logging(level: str = "INFO", *, json: bool | None = None, stream: 
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _UtcTimestamp(),
         redact,
     ]
     renderer: Any = (
-        structlog.processors.JSONRenderer(ensure_ascii=False)
+        structlog.processors.JSONRenderer(serializer=_json_line)
         if as_json
         else structlog.dev.ConsoleRenderer(colors=out.isatty())
     )

@@ -18,8 +18,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import re
+import secrets
 import time
-import uuid
 from typing import Any
 
 import structlog
@@ -51,7 +51,7 @@ class RequestContextMiddleware:
 
         headers = dict(scope["headers"])
         incoming = headers.get(b"x-request-id", b"").decode("latin-1")
-        request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        request_id = incoming if _VALID_REQUEST_ID.match(incoming) else secrets.token_hex(16)
         scope.setdefault("state", {})["request_id"] = request_id
         structlog.contextvars.bind_contextvars(request_id=request_id)
         https = scope.get("scheme") == "https"
@@ -89,9 +89,11 @@ class RequestContextMiddleware:
                 limit = self.max_body_bytes
                 await refuse(413, "payload-too-large", f"The request body exceeds {limit} bytes.")
                 return
+            # Without a length or chunked framing a request has no body: nothing to limit.
+            has_body = declared is not None or b"transfer-encoding" in headers
             HTTP_IN_FLIGHT.inc()
             try:
-                await self.app(scope, self._limited(receive), send_wrapper)
+                await self.app(scope, self._limited(receive) if has_body else receive, send_wrapper)
             finally:
                 HTTP_IN_FLIGHT.dec()
         except ClientDisconnect:
