@@ -8,6 +8,7 @@ separately written great-circle distance (angle between unit vectors, numpy) and
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
@@ -198,16 +199,15 @@ async def _check_real(db: Database, q: Query, table: dict[str, np.ndarray]) -> N
         kind=q.kind,
     )
     now = datetime.now(UTC)
-    first = await locations_service.nearby(db, params, now)
-    got = [(i.id, i.distance_m) for i in first.items]
-    if first.next_cursor:
-        second = await locations_service.nearby(
-            db, locations_service.NearbyParams(**{**vars(params), "cursor": first.next_cursor}), now
-        )
-        got += [(i.id, i.distance_m) for i in second.items]
-        assert second.nearest_m == first.nearest_m
+    first = json.loads((await locations_service.nearby(db, params, now)).json())
+    got = [(i["id"], i["distance_m"]) for i in first["items"]]
+    if first["next_cursor"]:
+        more = locations_service.NearbyParams(**{**vars(params), "cursor": first["next_cursor"]})
+        second = json.loads((await locations_service.nearby(db, more, now)).json())
+        got += [(i["id"], i["distance_m"]) for i in second["items"]]
+        assert second["nearest_m"] == first["nearest_m"]
     assert len(got) == len(expected), (q, got, expected)
-    assert first.nearest_m == (round(expected[0][1], 2) if expected else None)
+    assert first["nearest_m"] == (round(expected[0][1], 2) if expected else None)
     for (gid, gd), (eid, ed) in zip(got, expected, strict=True):
         assert gd is not None
         assert gd == pytest.approx(ed, abs=0.02), (q, got, expected)

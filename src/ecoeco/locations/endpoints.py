@@ -72,7 +72,8 @@ async def list_locations(
     if lat is None or lon is None:
         raise ProblemError("lat and lon are both required (or give a bbox).", code="missing-coordinates")
     params = service.NearbyParams(lat=lat, lon=lon, radius_m=radius_m, open_now=open_now, **vars(listing))
-    return _json(await service.nearby(backends.db, params, now))
+    nearest = await service.nearby(backends.db, params, now)
+    return Response(nearest.json(), media_type="application/json")
 
 
 @router.get("/search", response_model=Page[LocationSummary])
