@@ -39,9 +39,15 @@ if TYPE_CHECKING:
 CEILING = 20_000
 # The staleness bound for imports by other processes: a search never uses a stamp read longer ago.
 CHECK_EVERY_S = 1.0
-# How far the narrowing distance (a chord through unit vectors) and haversine_m may each be from the true
-# distance: ~1e-8 m in general, ~0.3 m where arcsin/asin lose precision (a query half a world away).
+# How far the narrowing distance (the angle between unit vectors, from their dot product) and haversine_m
+# may be apart, with room to spare: dot products are good to ~5e-16, ≤ 0.2 m of arc where the cosine is
+# flat (near 0 and half a world away), where haversine_m's asin loses as much; ~1e-8 m elsewhere.
 _ERROR_M = 1.0
+
+
+def _cos_of(distance_m: float) -> float:
+    """The dot product of two unit vectors ``distance_m`` apart (the distance clamped to 0..half a world)."""
+    return math.cos(min(max(distance_m, 0.0), EVERYWHERE_M) / EARTH_RADIUS_M)
 
 
 class PointIndex:
@@ -50,7 +56,7 @@ class PointIndex:
     def __init__(self, rows: Sequence[Row[Any]]) -> None:
         import numpy as np  # not at start-up: only the first nearby search needs it
 
-        self._rows = list(rows)
+        self._points = [(r.id, r.lat, r.lon, r) for r in rows]
         lat = np.radians(np.array([r.lat for r in rows], dtype=np.float64))
         lon = np.radians(np.array([r.lon for r in rows], dtype=np.float64))
         self._xyz = np.stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)], axis=-1)
@@ -60,46 +66,45 @@ class PointIndex:
         self._none = np.zeros(len(rows), dtype=bool)
 
     def __len__(self) -> int:
-        return len(self._rows)
+        return len(self._points)
 
     def nearest(self, q: NearQuery) -> list[Found]:
-        """What :func:`ecoeco.locations.repository.nearest` returns for ``q``."""
+        """What :func:`ecoeco.locations.repository.nearest` returns for ``q``.
+
+        In the dot product's terms (larger: nearer); each bound is widened (or, for rows certain to
+        count, narrowed) by one error for the estimate and one more for turning metres into a cosine.
+        """
         import numpy as np  # loaded by __init__ already
 
         bound = EVERYWHERE_M if q.radius_m is None else q.radius_m
-        d = self._distances(q.lat, q.lon)
-        keep = d <= bound + _ERROR_M
+        la, lo = math.radians(q.lat), math.radians(q.lon)
+        dots = self._xyz @ (math.cos(la) * math.cos(lo), math.cos(la) * math.sin(lo), math.sin(la))
+        keep = None if bound + 2 * _ERROR_M >= EVERYWHERE_M else dots >= _cos_of(bound + 2 * _ERROR_M)
+        sure = None if bound - 2 * _ERROR_M >= EVERYWHERE_M else dots >= _cos_of(bound - 2 * _ERROR_M)
         if q.after is not None:
-            keep &= d >= q.after[0] - _ERROR_M
+            keep = _and(keep, dots <= _cos_of(q.after[0] - 2 * _ERROR_M))
+            sure = _and(sure, dots < _cos_of(q.after[0] + 2 * _ERROR_M))
         if q.mask:
-            keep &= (self._masks & q.mask) == q.mask
+            keep = _and(keep, (self._masks & q.mask) == q.mask)
         if q.kind:
-            keep &= self._kinds.get(q.kind, self._none)
-        pool = np.flatnonzero(keep)
+            keep = _and(keep, self._kinds.get(q.kind, self._none))
+        if keep is not None:
+            sure = keep if sure is None else sure & keep
         want = q.limit + 1
-        if len(pool) > want:
-            near = d[pool]
-            # Rows certain to pass the radius and the cursor: the `want`-th nearest of them is within
-            # t + error of the point, so every row of the answer is within t + 2 errors by the estimate.
-            sure = near <= bound - _ERROR_M
-            if q.after is not None:
-                sure &= near > q.after[0] + _ERROR_M
-            certain = near[sure]
-            if len(certain) >= want:
-                t = np.partition(certain, want - 1)[want - 1]
-                pool = pool[near <= t + 2 * _ERROR_M]
-        rows = self._rows
-        return repository.rank(q, [rows[i] for i in pool.tolist()], bound)[:want]
+        certain = dots if sure is None else dots[sure]
+        if len(certain) >= want:
+            # The `want`-th nearest row certain to count is within t + error of the point by haversine, so
+            # every row of the answer is within t + 2 errors by the estimate.
+            t = np.partition(certain, len(certain) - want)[len(certain) - want]
+            near = dots >= _cos_of(math.acos(min(1.0, t)) * EARTH_RADIUS_M + 3 * _ERROR_M)
+            keep = near if keep is None else keep & near
+        points = self._points
+        pool = points if keep is None else [points[i] for i in np.flatnonzero(keep).tolist()]
+        return repository.rank_points(q, pool, bound)[:want]
 
-    def _distances(self, lat: float, lon: float) -> npt.NDArray[np.float64]:
-        import numpy as np  # loaded by __init__ already
 
-        # The chord between unit vectors is 2·sqrt(a) of haversine: the same distance, differently rounded.
-        la, lo = math.radians(lat), math.radians(lon)
-        delta = self._xyz - (math.cos(la) * math.cos(lo), math.cos(la) * math.sin(lo), math.sin(la))
-        half_chord = np.sqrt(np.einsum("ij,ij->i", delta, delta)) / 2
-        distances: npt.NDArray[np.float64] = (2 * EARTH_RADIUS_M) * np.arcsin(np.minimum(half_chord, 1.0))
-        return distances
+def _and(a: npt.NDArray[np.bool_] | None, b: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
+    return b if a is None else a & b
 
 
 class _Slot:

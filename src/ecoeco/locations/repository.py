@@ -16,7 +16,7 @@ Closed points (``closed_at`` set) are in no list or search; only :func:`get` ret
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -223,15 +223,22 @@ def _pg_reach(conn: Connection, q: NearQuery) -> float | None:
 
 
 def rank(q: NearQuery, rows: Sequence[Row[Any]], within_m: float) -> list[Found]:
-    """Rows within ``within_m`` and after the cursor, by exact distance then id (the in-process index
-    ranks its candidates with this too)."""
-    found = []
-    for r in rows:
-        d = haversine_m(q.lat, q.lon, r.lat, r.lon)
-        if d <= within_m and (q.after is None or (d, r.id) > q.after):
-            found.append(Found(r, d))
-    found.sort(key=_order)
-    return found
+    """Rows within ``within_m`` and after the cursor, by exact distance then id."""
+    return rank_points(q, ((r.id, r.lat, r.lon, r) for r in rows), within_m)
+
+
+def rank_points(
+    q: NearQuery, points: Iterable[tuple[int, float, float, Any]], within_m: float
+) -> list[Found]:
+    """:func:`rank` of ``(id, lat, lon, row)``: the in-process index keeps its points so (a Row's
+    attributes are slow to read)."""
+    keyed = []
+    for id_, lat, lon, row in points:
+        d = haversine_m(q.lat, q.lon, lat, lon)
+        if d <= within_m and (q.after is None or (d, id_) > q.after):
+            keyed.append((d, id_, row))
+    keyed.sort(key=_order)
+    return [Found(row, d) for d, _, row in keyed]
 
 
 # The box from the R*Tree, then the ellipse of geo.planar_cap: far from the query point a box's corners
@@ -306,8 +313,8 @@ _BY_IDS = text(f"SELECT {SUMMARY_COLUMNS} FROM locations WHERE id IN :ids").bind
 )
 
 
-def _order(f: Found) -> tuple[float, int]:
-    return f.distance_m, f.row.id
+def _order(keyed: tuple[float, int, Any]) -> tuple[float, int]:
+    return keyed[0], keyed[1]
 
 
 def _box_params(box: BBox) -> dict[str, float]:

@@ -252,10 +252,11 @@ def _nearest_page(
     after = q.after
     scanned = 0
     while True:
-        found = search(replace(q, limit=batch, after=after))
+        found = search(q if (batch, after) == (q.limit, q.after) else replace(q, limit=batch, after=after))
         for f in found[:batch]:
             # Rows of the nearest-first search carry their hours as text (repository.SUMMARY_COLUMNS).
-            today = _NO_HOURS if f.row.hours is None else _today_cached(f.row.hours, minute)
+            hours = f.row.hours
+            today = _NO_HOURS if hours is None else _today_cached(hours, minute)
             if keep is None or keep(today[0]):
                 page.append((f, today))
                 if len(page) > q.limit:
