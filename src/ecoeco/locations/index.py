@@ -82,7 +82,8 @@ class PointIndex:
         keep = None if bound + 2 * _ERROR_M >= EVERYWHERE_M else dots >= _cos_of(bound + 2 * _ERROR_M)
         sure = None if bound - 2 * _ERROR_M >= EVERYWHERE_M else dots >= _cos_of(bound - 2 * _ERROR_M)
         if q.after is not None:
-            keep = _and(keep, dots <= _cos_of(q.after[0] - 2 * _ERROR_M))
+            if q.after[0] > 2 * _ERROR_M:  # nearer: a dot product may round past 1 at the point itself
+                keep = _and(keep, dots <= _cos_of(q.after[0] - 2 * _ERROR_M))
             sure = _and(sure, dots < _cos_of(q.after[0] + 2 * _ERROR_M))
         if q.mask:
             keep = _and(keep, (self._masks & q.mask) == q.mask)
