@@ -96,7 +96,9 @@ class PointIndex:
         if len(certain) >= want:
             # The `want`-th nearest row certain to count is within t + error of the point by haversine, so
             # every row of the answer is within t + 2 errors by the estimate.
-            t = np.partition(certain, len(certain) - want)[len(certain) - want]
+            nearest_first = -certain  # a copy, to partition in place
+            nearest_first.partition(want - 1)
+            t = -nearest_first[want - 1]
             near = dots >= _cos_of(math.acos(min(1.0, t)) * EARTH_RADIUS_M + 3 * _ERROR_M)
             keep = near if keep is None else keep & near
         points = self._points

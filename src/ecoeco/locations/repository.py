@@ -20,7 +20,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
-from typing import Any
+from operator import itemgetter
+from typing import Any, NamedTuple
 
 from sqlalchemy import Row, TextClause, bindparam, func, select, text, update
 from sqlalchemy.engine import Connection
@@ -85,8 +86,8 @@ class NearQuery:
     after: tuple[float, int] | None = None  # (distance, id) of the last row already returned
 
 
-@dataclass(frozen=True)
-class Found:
+class Found(NamedTuple):
+    # A tuple: made ten times per search, and a frozen dataclass is three times slower to make.
     row: Row[Any]
     distance_m: float
 
@@ -237,7 +238,7 @@ def rank_points(
         d = haversine_m(q.lat, q.lon, lat, lon)
         if d <= within_m and (q.after is None or (d, id_) > q.after):
             keyed.append((d, id_, row))
-    keyed.sort(key=_order)
+    keyed.sort(key=itemgetter(0, 1))  # (distance, id): ids are unique, rows never compared
     return [Found(row, d) for d, _, row in keyed]
 
 
@@ -311,10 +312,6 @@ def _nearest_sqlite(conn: Connection, q: NearQuery) -> list[Found]:
 _BY_IDS = text(f"SELECT {SUMMARY_COLUMNS} FROM locations WHERE id IN :ids").bindparams(  # noqa: S608
     bindparam("ids", expanding=True)
 )
-
-
-def _order(keyed: tuple[float, int, Any]) -> tuple[float, int]:
-    return keyed[0], keyed[1]
 
 
 def _box_params(box: BBox) -> dict[str, float]:
