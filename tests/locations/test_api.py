@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import random
 from typing import Any
 
 import httpx
@@ -12,6 +13,7 @@ from fastapi import FastAPI
 from ecoeco.core.clock import KST, Clock
 from ecoeco.db.engine import Database
 from ecoeco.locations import bundled
+from ecoeco.locations import endpoints as locations_endpoints
 from ecoeco.locations import repository as locations_repository
 from ecoeco.locations import service as locations_service
 from ecoeco.locations.geo import haversine_m
@@ -325,3 +327,53 @@ async def test_search_ignores_punctuation_and_case(app: FastAPI, client: httpx.A
     await locations_service.import_file(backend_db(app), body.encode(), "test.csv", SourceFormat.SIMPLE)
     hits = (await get_ok(client, f"{URL}/search", q="refill 100_%"))["items"]
     assert [i["name"] for i in hits] == ["Re:Fill 100% 상점"]
+
+
+def _plain_queries() -> list[str]:
+    rng = random.Random(15)
+
+    def decimal(low: float, high: float) -> str:
+        return f"{rng.uniform(low, high):.{rng.randint(0, 17)}f}"
+
+    queries = [
+        f"lat={decimal(33, 38.7)}&lon={decimal(124.5, 132)}{rng.choice(['', '&limit=1', '&limit=100'])}"
+        for _ in range(30)
+    ]
+    return [
+        *queries,
+        "lon=126.901133&limit=5&lat=37.7025454",
+        "lat=-0&lon=0",
+        "lat=90&lon=180.000",
+        "lat=127.0&lon=37.5",  # swapped
+        "lat=91&lon=127",
+        "lat=37.5&lon=127&limit=101",
+        "lat=37.5&lon=127&limit=0",
+        "lat=37.5&lon=127&limit=010",
+        "lat=37.5&lon=127&lat=36",
+        "lat=37.5&lon=1e2",
+        "lat=37.5&lon=127.&limit=3",
+        "lat=37.5&lon=127&",
+        "lat=37.5",
+    ]
+
+
+async def test_plain_queries_answer_as_fastapi_does(
+    app: FastAPI, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """lat/lon/limit are read by the route itself (endpoints._plain_query), everything else by FastAPI."""
+    await import_reference(backend_db(app))
+
+    async def answer(query: str) -> tuple[int, str, Any]:
+        response = await client.get(f"{URL}?{query}")
+        body = response.json()
+        if isinstance(body, dict):
+            body.pop("request_id", None)
+        return response.status_code, response.headers["content-type"], body
+
+    queries = _plain_queries()
+    assert sum(locations_endpoints._plain_query(q.encode()) is not None for q in queries) == 30 + 5
+    for query in queries:
+        plain = await answer(query)
+        with monkeypatch.context() as m:
+            m.setattr(locations_endpoints, "_plain_query", lambda _: None)
+            assert plain == await answer(query), query

@@ -8,6 +8,7 @@ separately written great-circle distance (angle between unit vectors, numpy) and
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
@@ -21,6 +22,7 @@ from sqlalchemy import delete, text
 
 from ecoeco.db.engine import Database
 from ecoeco.locations import bundled
+from ecoeco.locations import index as locations_index
 from ecoeco.locations import repository as locations_repository
 from ecoeco.locations import service as locations_service
 from ecoeco.locations.categories import Category
@@ -198,16 +200,15 @@ async def _check_real(db: Database, q: Query, table: dict[str, np.ndarray]) -> N
         kind=q.kind,
     )
     now = datetime.now(UTC)
-    first = await locations_service.nearby(db, params, now)
-    got = [(i.id, i.distance_m) for i in first.items]
-    if first.next_cursor:
-        second = await locations_service.nearby(
-            db, locations_service.NearbyParams(**{**vars(params), "cursor": first.next_cursor}), now
-        )
-        got += [(i.id, i.distance_m) for i in second.items]
-        assert second.nearest_m == first.nearest_m
+    first = json.loads((await locations_service.nearby(db, params, now)).json())
+    got = [(i["id"], i["distance_m"]) for i in first["items"]]
+    if first["next_cursor"]:
+        more = locations_service.NearbyParams(**{**vars(params), "cursor": first["next_cursor"]})
+        second = json.loads((await locations_service.nearby(db, more, now)).json())
+        got += [(i["id"], i["distance_m"]) for i in second["items"]]
+        assert second["nearest_m"] == first["nearest_m"]
     assert len(got) == len(expected), (q, got, expected)
-    assert first.nearest_m == (round(expected[0][1], 2) if expected else None)
+    assert first["nearest_m"] == (round(expected[0][1], 2) if expected else None)
     for (gid, gd), (eid, ed) in zip(got, expected, strict=True):
         assert gd is not None
         assert gd == pytest.approx(ed, abs=0.02), (q, got, expected)
@@ -252,6 +253,125 @@ def test_nearest_however_far_over_the_bundled_points(settings: Settings) -> None
             db = Database(settings.database_dsn)
             try:
                 await _check_real(db, q, table)
+            finally:
+                await db.dispose()
+
+        asyncio.run(run())
+
+    check()
+
+
+# --- the in-process index against the database's search -----------------------------------------
+
+SCHEDULES = ["매일 00:00~24:00", "매일 휴무", "", "월~금 09:00~18:00", "토,일 10:00~16:00"]
+SUMMARY = locations_repository.SUMMARY_COLUMNS.split(", ")
+POINT_KINDS = [Kind.RECYCLING_COMPENSATION, Kind.ZERO_WASTE_SHOP, Kind.DROP_BOX]
+
+
+@dataclass(frozen=True)
+class IndexCase:
+    case: Case
+    kinds: list[Kind]
+    hours: list[str]
+    closed: list[bool]  # left out of the second import: closed
+    kind: Kind | None
+    open_now: bool
+    now: datetime
+
+
+@st.composite
+def index_cases(draw: st.DrawFn) -> IndexCase:
+    case = draw(cases())
+    n = len(case.points)
+    return IndexCase(
+        case=case,
+        kinds=draw(st.lists(st.sampled_from(POINT_KINDS), min_size=n, max_size=n)),
+        hours=draw(st.lists(st.sampled_from(SCHEDULES), min_size=n, max_size=n)),
+        closed=[False, *draw(st.lists(st.booleans(), min_size=n - 1, max_size=n - 1))],
+        kind=draw(st.none() | st.sampled_from(POINT_KINDS)),
+        open_now=draw(st.booleans()),
+        now=draw(st.datetimes(datetime(2027, 1, 1), datetime(2027, 12, 31), timezones=st.just(UTC))),
+    )
+
+
+def _csv(c: IndexCase, *, without_closed: bool) -> bytes:
+    rows = "".join(
+        f"{i},p{i},{la!r},{lo!r},{';'.join(sorted(cats))},{c.kinds[i].value},{c.hours[i]}\n"
+        for i, (la, lo, cats) in enumerate(c.case.points)
+        if not (without_closed and c.closed[i])
+    )
+    return ("id,name,lat,lon,categories,kind,hours\n" + rows).encode()
+
+
+async def _nearby_json(
+    db: Database, params: locations_service.NearbyParams, now: datetime, ceiling: int
+) -> bytes:
+    # The service takes the index below the ceiling and the database's search above it.
+    locations_index.CEILING = ceiling
+    locations_index.changed(db)
+    return (await locations_service.nearby(db, params, now)).json()
+
+
+async def _check_index(db: Database, c: IndexCase) -> None:
+    async with db.engine.begin() as conn:
+        await conn.execute(delete(Location))
+    await locations_service.import_file(db, _csv(c, without_closed=False), "prop.csv", SourceFormat.SIMPLE)
+    await locations_service.import_file(db, _csv(c, without_closed=True), "prop.csv", SourceFormat.SIMPLE)
+    case = c.case
+    # The repository's answer, exact distances and all, page after page through the (distance, id) cursor.
+    index = locations_index.PointIndex(await db.read(locations_repository.open_points))
+    after = None
+    for _ in range(20):
+        q = locations_repository.NearQuery(
+            case.lat,
+            case.lon,
+            case.radius_m,
+            case.limit,
+            mask=_mask(case.wanted),
+            kind=None if c.kind is None else c.kind.value,
+            after=after,
+        )
+        from_db = await db.read(partial(locations_repository.nearest, q=q))
+        # PostgreSQL's rows carry one more column (the reach of its index walk).
+        assert [(f.row, f.distance_m) for f in index.nearest(q)] == [
+            (f.row[: len(SUMMARY)], f.distance_m) for f in from_db
+        ]
+        if len(from_db) <= case.limit:
+            break
+        after = (from_db[case.limit - 1].distance_m, from_db[case.limit - 1].row.id)
+    # The service's answer, byte for byte: open now, the nearest distance, the cursors.
+    params = locations_service.NearbyParams(
+        lat=case.lat,
+        lon=case.lon,
+        radius_m=case.radius_m,
+        limit=case.limit,
+        categories=[x.value for x in case.wanted],
+        kind=c.kind,
+        open_now=c.open_now,
+    )
+    for _ in range(20):
+        from_index = await _nearby_json(db, params, c.now, 1_000_000)
+        assert from_index == await _nearby_json(db, params, c.now, -1)
+        cursor = json.loads(from_index)["next_cursor"]
+        if cursor is None:
+            break
+        params = locations_service.NearbyParams(**{**vars(params), "cursor": cursor})
+
+
+@pytest.mark.slow
+def test_the_index_answers_as_the_database_does(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    # As above: the database's search takes every path on a few dozen points.
+    monkeypatch.setattr(locations_repository, "_SQLITE_MAX_READ", 4)
+    monkeypatch.setattr(locations_repository, "_PG_USUAL_REACH_M", 300.0)
+    monkeypatch.setattr(locations_index, "CEILING", locations_index.CEILING)  # restored afterwards
+
+    @hsettings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(c=index_cases())
+    def check(c: IndexCase) -> None:
+        async def run() -> None:
+            db = Database(settings.database_dsn)
+            try:
+                await _check_index(db, c)
             finally:
                 await db.dispose()
 

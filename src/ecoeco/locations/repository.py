@@ -16,11 +16,12 @@ Closed points (``closed_at`` set) are in no list or search; only :func:`get` ret
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
-from typing import Any
+from operator import itemgetter
+from typing import Any, NamedTuple
 
 from sqlalchemy import Row, TextClause, bindparam, func, select, text, update
 from sqlalchemy.engine import Connection
@@ -60,7 +61,7 @@ class _TypicalReach:
 
 _typical = _TypicalReach()
 # No two points on Earth are farther apart: the radius of "however far".
-_EVERYWHERE_M = math.pi * EARTH_RADIUS_M
+EVERYWHERE_M = math.pi * EARTH_RADIUS_M
 
 
 def _slack(distance_m: float) -> float:
@@ -85,8 +86,8 @@ class NearQuery:
     after: tuple[float, int] | None = None  # (distance, id) of the last row already returned
 
 
-@dataclass(frozen=True)
-class Found:
+class Found(NamedTuple):
+    # A tuple: made ten times per search, and a frozen dataclass is three times slower to make.
     row: Row[Any]
     distance_m: float
 
@@ -131,7 +132,7 @@ def _nearest_postgres(conn: Connection, q: NearQuery) -> list[Found]:
     """
     if q.radius_m is not None:
         return _pg_knn(conn, q, q.radius_m, q.radius_m) or []
-    found = _pg_knn(conn, q, _EVERYWHERE_M, _PG_USUAL_REACH_M)
+    found = _pg_knn(conn, q, EVERYWHERE_M, _PG_USUAL_REACH_M)
     if found is not None:
         return found
     reach = _pg_reach(conn, q)
@@ -186,7 +187,7 @@ def _pg_knn(conn: Connection, q: NearQuery, radius: float, k_at: float) -> list[
     rows = conn.execute(_sql(sql), params).all()
     if k_at < radius and (not rows or rows[0].reach_m > k_at):
         return None
-    return _rank(q, rows, radius)[:want]
+    return rank(q, rows, radius)[:want]
 
 
 def _degrees_per_metre(q: NearQuery, distance_m: float) -> dict[str, float]:
@@ -222,15 +223,23 @@ def _pg_reach(conn: Connection, q: NearQuery) -> float | None:
         walk *= 4
 
 
-def _rank(q: NearQuery, rows: Sequence[Row[Any]], within_m: float) -> list[Found]:
+def rank(q: NearQuery, rows: Sequence[Row[Any]], within_m: float) -> list[Found]:
     """Rows within ``within_m`` and after the cursor, by exact distance then id."""
-    found = []
-    for r in rows:
-        d = haversine_m(q.lat, q.lon, r.lat, r.lon)
-        if d <= within_m and (q.after is None or (d, r.id) > q.after):
-            found.append(Found(r, d))
-    found.sort(key=_order)
-    return found
+    return rank_points(q, ((r.id, r.lat, r.lon, r) for r in rows), within_m)
+
+
+def rank_points(
+    q: NearQuery, points: Iterable[tuple[int, float, float, Any]], within_m: float
+) -> list[Found]:
+    """:func:`rank` of ``(id, lat, lon, row)``: the in-process index keeps its points so (a Row's
+    attributes are slow to read)."""
+    keyed = []
+    for id_, lat, lon, row in points:
+        d = haversine_m(q.lat, q.lon, lat, lon)
+        if d <= within_m and (q.after is None or (d, id_) > q.after):
+            keyed.append((d, id_, row))
+    keyed.sort(key=itemgetter(0, 1))  # (distance, id): ids are unique, rows never compared
+    return [Found(row, d) for d, _, row in keyed]
 
 
 # The box from the R*Tree, then the ellipse of geo.planar_cap: far from the query point a box's corners
@@ -257,7 +266,7 @@ def _nearest_sqlite(conn: Connection, q: NearQuery) -> list[Found]:
     # Find the winners on (id, lat, lon) alone, then read only their full rows: in a dense city the
     # box holds hundreds of rows that lose.
     candidates = _sql(SQLITE_CANDIDATES + where)
-    bound = _EVERYWHERE_M if q.radius_m is None else q.radius_m
+    bound = EVERYWHERE_M if q.radius_m is None else q.radius_m
     want = q.limit + 1
     most = max(_SQLITE_MAX_READ, 4 * want)
     # low: a radius whose box holds fewer than `want` rows; high: one whose box holds more than `most`.
@@ -280,7 +289,7 @@ def _nearest_sqlite(conn: Connection, q: NearQuery) -> list[Found]:
             if in_box > most and radius - low > close_enough:
                 high, radius = radius, (low + radius) / 2
                 continue
-        ranked = _rank(q, conn.execute(candidates, params | box).all(), bound)
+        ranked = rank(q, conn.execute(candidates, params | box).all(), bound)
         # Only rows inside the circle are certain to beat everything outside the box.
         found = [f for f in ranked if f.distance_m <= radius]
         if len(found) > q.limit or radius >= bound:
@@ -305,12 +314,39 @@ _BY_IDS = text(f"SELECT {SUMMARY_COLUMNS} FROM locations WHERE id IN :ids").bind
 )
 
 
-def _order(f: Found) -> tuple[float, int]:
-    return f.distance_m, f.row.id
-
-
 def _box_params(box: BBox) -> dict[str, float]:
     return {"south": box.south, "north": box.north, "west": box.west, "east": box.east}
+
+
+# --- the in-process index (ecoeco.locations.index) ---------------------------------------------
+
+
+def open_points(conn: Connection) -> Sequence[Row[Any]]:
+    """Every open point, as the nearest-first search returns them."""
+    return conn.execute(_sql(f"SELECT {SUMMARY_COLUMNS} FROM locations WHERE closed_at IS NULL")).all()  # noqa: S608
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """What moves whenever the points do; only ever compared for equality.
+
+    Imports are the only writers. Inserts change the count; upserts and closes set ``updated_at`` (the
+    importing process' clock); every import rewrites its ``location_imports`` row in the same transaction,
+    and its ``imported_at`` differs from the one before even when that process' clock is behind ours.
+    """
+
+    rows: int
+    open: int
+    updated_at: Any
+    imports: tuple[tuple[Any, ...], ...]
+
+
+def stamp(conn: Connection) -> Stamp:
+    table = conn.execute(
+        _sql("SELECT count(*) AS n, count(closed_at) AS closed, max(updated_at) AS at FROM locations")
+    ).one()
+    imports = conn.execute(_sql("SELECT source, imported_at FROM location_imports ORDER BY source")).all()
+    return Stamp(table.n, table.n - table.closed, table.at, tuple(tuple(r) for r in imports))
 
 
 # --- map viewport -----------------------------------------------------------------------------

@@ -7,17 +7,18 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
 import structlog
-from sqlalchemy.engine import Connection
+from sqlalchemy import Row
 
 from ecoeco.core.clock import utcnow
 from ecoeco.core.errors import NotFound, ProblemError
 from ecoeco.core.pagination import DEFAULT_LIMIT, Page, encode_cursor, query_tag, read_keyset
 from ecoeco.db.engine import Database
+from ecoeco.locations import index as point_index
 from ecoeco.locations import repository
 from ecoeco.locations.categories import VALID, UnknownCategoryError, from_mask, to_mask
 from ecoeco.locations.geo import BBox, looks_swapped, valid_lat_lon
@@ -34,7 +35,7 @@ from ecoeco.locations.importer import (
 from ecoeco.locations.models import CoordinateOrigin, Kind
 from ecoeco.locations.projection import Check, Projection
 from ecoeco.locations.repository import Found, NearQuery
-from ecoeco.locations.schemas import LocationDetail, LocationSummary, NearbyPage, TodayHours
+from ecoeco.locations.schemas import LocationDetail, LocationSummary, TodayHours
 from ecoeco.locations.text import initials, is_initials, search_key
 
 log = structlog.get_logger(__name__)
@@ -100,14 +101,19 @@ def _today(hours: Any, now: datetime) -> TodayHours | None:
     if hours is None:
         return None
     if isinstance(hours, str):
-        return _today_cached(hours, now.replace(second=0, microsecond=0))
+        return _today_cached(hours, now.replace(second=0, microsecond=0))[0]
     return _today_model(OpeningHours.from_json(hours), now)
 
 
 @lru_cache(maxsize=4096)
-def _today_cached(stored: str, minute: datetime) -> TodayHours | None:
-    # A page repeats a handful of schedules, and hours have minute resolution: one evaluation each.
-    return _today_model(hours_from_text(stored), minute)
+def _today_cached(stored: str, minute: datetime) -> tuple[TodayHours | None, str]:
+    """Today's hours and their JSON. A page repeats a handful of schedules, and hours have minute
+    resolution: one evaluation each."""
+    today = _today_model(hours_from_text(stored), minute)
+    return today, "null" if today is None else today.model_dump_json()
+
+
+_NO_HOURS: tuple[TodayHours | None, str] = (None, "null")
 
 
 def _today_model(hours: OpeningHours, now: datetime) -> TodayHours | None:
@@ -163,7 +169,36 @@ def _open_now(today: TodayHours | None) -> bool:
     return today is not None and today.open_now is True
 
 
-async def nearby(db: Database, p: NearbyParams, now: datetime) -> NearbyPage:
+@lru_cache(maxsize=8192)
+def _fragment(row: Row[Any]) -> str:
+    """A summary's JSON without its last two fields (distance, today) and closing brace: that part depends
+    on the row alone, and the same rows answer request after request. Keyed by the whole row: a changed
+    row is another entry, never a stale one."""
+    return _summary(row, None).model_dump_json(exclude={"distance_m", "today"})[:-1]
+
+
+@dataclass(frozen=True)
+class Nearby:
+    """A page of the nearest points: a :class:`NearbyPage` with each row's today (model and JSON)."""
+
+    items: list[tuple[Found, tuple[TodayHours | None, str]]]
+    next_cursor: str | None
+    nearest_m: float | None
+
+    def json(self) -> bytes:
+        """The NearbyPage as pydantic writes it, byte for byte (a test holds it to that), from cached
+        fragments: building and serialising ten models per response was most of the request's own time.
+        Floats: repr() and pydantic agree on every value round(·, 2) gives; the cursor is base64url."""
+        items = ",".join(
+            f'{_fragment(f.row)},"distance_m":{round(f.distance_m, 2)!r},"today":{today[1]}}}'
+            for f, today in self.items
+        )
+        cursor = "null" if self.next_cursor is None else f'"{self.next_cursor}"'
+        nearest = "null" if self.nearest_m is None else repr(round(self.nearest_m, 2))
+        return f'{{"items":[{items}],"next_cursor":{cursor},"nearest_m":{nearest}}}'.encode()
+
+
+async def nearby(db: Database, p: NearbyParams, now: datetime) -> Nearby:
     check_point(p.lat, p.lon)
     mask, kind = p.filters()
     tag = query_tag(p.lat, p.lon, p.radius_m, mask, kind, p.open_now)
@@ -179,43 +214,50 @@ async def nearby(db: Database, p: NearbyParams, now: datetime) -> NearbyPage:
         after=None if after is None else (float(after["d"]), int(after["id"])),
     )
     keep = _open_now if p.open_now else None
+    minute = now.replace(second=0, microsecond=0)
 
-    def work(conn: Connection) -> tuple[list[tuple[Found, TodayHours | None]], tuple[float, int] | None, Any]:
-        page, resume = _nearest_page(conn, q, now, keep)
+    def work(search: Callable[[NearQuery], list[Found]]) -> Nearby:
+        page, resume = _nearest_page(search, q, minute, keep)
         if after is not None:
-            return page, resume, after["n"]
-        if page:
-            return page, resume, page[0][0].distance_m
-        if q.radius_m is not None:
+            nearest_m = after["n"]
+        elif page:
+            nearest_m = page[0][0].distance_m
+        elif q.radius_m is not None:
             # Nothing within the radius: still say how far the nearest one is.
-            closest, _ = _nearest_page(conn, replace(q, radius_m=None, limit=1), now, keep)
-            return page, resume, closest[0][0].distance_m if closest else None
-        return page, resume, None
+            closest, _ = _nearest_page(search, replace(q, radius_m=None, limit=1), minute, keep)
+            nearest_m = closest[0][0].distance_m if closest else None
+        else:
+            nearest_m = None
+        cursor = None
+        if resume is not None:
+            cursor = encode_cursor({"d": resume[0], "id": resume[1], "n": nearest_m, "q": tag})
+        return Nearby(page, cursor, nearest_m)
 
-    page, resume, nearest_m = await db.read(work)
-    items = [_summary(f.row, today, f.distance_m) for f, today in page]
-    cursor = None
-    if resume is not None:
-        cursor = encode_cursor({"d": resume[0], "id": resume[1], "n": nearest_m, "q": tag})
-    return NearbyPage.model_construct(
-        items=items, next_cursor=cursor, nearest_m=None if nearest_m is None else round(nearest_m, 2)
-    )
+    index = await point_index.current(db)
+    if index is not None:
+        return work(index.nearest)
+    return await db.read(lambda conn: work(partial(repository.nearest, conn)))
 
 
 def _nearest_page(
-    conn: Connection, q: NearQuery, now: datetime, keep: Callable[[TodayHours | None], bool] | None
-) -> tuple[list[tuple[Found, TodayHours | None]], tuple[float, int] | None]:
+    search: Callable[[NearQuery], list[Found]],
+    q: NearQuery,
+    minute: datetime,
+    keep: Callable[[TodayHours | None], bool] | None,
+) -> tuple[list[tuple[Found, tuple[TodayHours | None, str]]], tuple[float, int] | None]:
     """``q.limit`` rows passing ``keep`` (open now) and the (distance, id) the next page starts after."""
     # Without a filter one query answers; with one, scan ahead in batches until the page is full.
     batch = q.limit if keep is None else max(2 * q.limit, 50)
-    page: list[tuple[Found, TodayHours | None]] = []
+    page: list[tuple[Found, tuple[TodayHours | None, str]]] = []
     after = q.after
     scanned = 0
     while True:
-        found = repository.nearest(conn, replace(q, limit=batch, after=after))
+        found = search(q if (batch, after) == (q.limit, q.after) else replace(q, limit=batch, after=after))
         for f in found[:batch]:
-            today = _today(f.row.hours, now)
-            if keep is None or keep(today):
+            # Rows of the nearest-first search carry their hours as text (repository.SUMMARY_COLUMNS).
+            hours = f.row.hours
+            today = _NO_HOURS if hours is None else _today_cached(hours, minute)
+            if keep is None or keep(today[0]):
                 page.append((f, today))
                 if len(page) > q.limit:
                     return page[: q.limit], _position(page[q.limit - 1][0])
@@ -436,6 +478,7 @@ async def import_file(
                 "imported_at": now,
             },
         )
+    point_index.changed(db)
     async with db.engine.begin() as conn:
         await repository.refresh_statistics(conn)
     log.info(
