@@ -1,4 +1,4 @@
-"""``ecoeco up``: time from process start to the first 200 of ``/healthz``, and idle RSS once the model is warm.
+"""``ecoeco up``: seconds from process start to the first 200 of ``/healthz``; idle RSS with the model warm.
 
 Each run starts a new process and polls ``/healthz`` every few milliseconds. A *cold* start gets a new,
 empty data dir (migrations and the bundled collection points included); a *warm* restart reuses the data
@@ -130,23 +130,23 @@ def import_profile(tmp: Path, top: int = 15) -> None:
     command = [UP[0], "-X", "importtime", *UP[1:]]
     with started(command, env, log) as (seconds, _):
         pass
-    rows: list[tuple[int, int, str]] = []  # (self us, cumulative us, indented name)
+    rows: list[tuple[int, int, str]] = []  # (self us, cumulative us, module)
     for line in log.read_text(errors="replace").splitlines():
         if line.startswith("import time:") and "|" in line and "self [us]" not in line:
-            own, cumulative, name = line.removeprefix("import time:").split("|")
-            rows.append((int(own), int(cumulative), name.rstrip()))
+            fields = line.removeprefix("import time:").split("|")
+            rows.append((int(fields[0]), int(fields[1]), fields[2].strip()))
     total = sum(own for own, _, _ in rows) / 1e6
     print(f"  imports until the first 200 (-X importtime, {seconds:.2f}s to 200): {len(rows)} modules, "
           f"{total:.2f}s self time in all")  # fmt: skip
     print(f"  top {top} by cumulative time:")
     for _, cumulative, name in sorted(rows, key=lambda r: -r[1])[:top]:
-        print(f"    {cumulative / 1e6:6.3f}s  {name.strip()}")
+        print(f"    {cumulative / 1e6:6.3f}s  {name}")
     by_package: defaultdict[str, int] = defaultdict(int)
     for own, _, name in rows:
-        by_package[name.strip().split(".")[0]] += own
+        by_package[name.split(".")[0]] += own
     print(f"  top {top} top-level packages by self time summed:")
-    for package, own in sorted(by_package.items(), key=lambda kv: -kv[1])[:top]:
-        print(f"    {own / 1e6:6.3f}s  {package}")
+    for package, us in sorted(by_package.items(), key=lambda kv: -kv[1])[:top]:
+        print(f"    {us / 1e6:6.3f}s  {package}")
 
 
 def load() -> str:
@@ -176,12 +176,14 @@ def main() -> None:
         base_s, base_rss = statistics.median(hello_s), statistics.median(hello_rss)
         print(f"  python -c pass        {spread(bare, ' s')}")
         print(f"  hello-world to 200    {spread(hello_s, ' s')}  RSS {spread(hello_rss, ' MB', 0)}")
-        print(f"  ecoeco up, cold       {spread(cold, ' s')}  ratio {statistics.median(cold) / base_s:.1f}x hello")
-        print(f"  ecoeco up, warm       {spread(warm, ' s')}  ratio {statistics.median(warm) / base_s:.1f}x hello")
+        for name, values in (("cold", cold), ("warm", warm)):
+            ratio = statistics.median(values) / base_s
+            print(f"  ecoeco up, {name}       {spread(values, ' s')}  ratio {ratio:.1f}x hello")
         print(f"  model warm-up         {spread(ready, ' s')} (from the lifespan start, in the background)")
+        ratio = statistics.median(rss) / base_rss
         print(
             f"  idle RSS, model warm  {spread(rss, ' MB', 0)}  anonymous {statistics.median(anon):.0f} MB"
-            f"  ratio {statistics.median(rss) / base_rss:.1f}x hello"
+            f"  ratio {ratio:.1f}x hello"
         )
         print("  goals: cold < 3 s, idle RSS < 250 MB")
         import_profile(tmp)

@@ -38,7 +38,9 @@ async def warm_classifier(app: FastAPI) -> Stop:
         classifier = await asyncio.to_thread(lambda: backends.classifier)
         await classifier.warm_up()
         # The moment scans stop waiting for the model (operators, and benchmarks/bench_startup.py, watch it).
-        log.info("classifier_ready", backend=classifier.backend, seconds=round(time.perf_counter() - started, 2))
+        log.info(
+            "classifier_ready", backend=classifier.backend, seconds=round(time.perf_counter() - started, 2)
+        )
 
     warming = asyncio.create_task(warm(), name="ecoeco-warm-classifier")
 
