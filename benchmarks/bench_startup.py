@@ -7,11 +7,16 @@ is done) and has then been left alone for a moment. Baselines in the same run: `
 bare FastAPI hello-world served by uvicorn as ``ecoeco up`` serves (``uvicorn.run``, httptools, uvloop).
 Goals: cold start < 3 s, idle RSS < 250 MB. Then ``python -X importtime`` of an ``ecoeco up`` until its
 first 200: what the imports cost, by module (cumulative) and by top-level package (self time summed).
+
+Whether the installed packages carry bytecode decides more than anything else here: without .pyc files
+(``uv sync`` before ``compile-bytecode`` was set, with ``PYTHONDONTWRITEBYTECODE`` as on this machine) every
+start compiles its imports from source. The first line says which case the run measured.
 """
 
 from __future__ import annotations
 
 import http.client
+import importlib.util
 import json
 import os
 import statistics
@@ -28,7 +33,7 @@ from tests.support import services
 
 RUNS = int(os.environ.get("BENCH_STARTUP_RUNS", "5"))
 POLL_S = 0.005
-IDLE_S = 2.0  # after the warm-up: what the process keeps, not what it is still freeing
+IDLE_S = 1.0  # after the warm-up: what the process keeps, not what it is still freeing
 READY_EVENT = "classifier_ready"
 
 HELLO = """
@@ -149,12 +154,24 @@ def import_profile(tmp: Path, top: int = 15) -> None:
         print(f"    {us / 1e6:6.3f}s  {package}")
 
 
+def bytecode_state() -> str:
+    """How many of the installed modules this process imported have a .pyc beside them."""
+    files = [
+        f for m in list(sys.modules.values()) if (f := getattr(m, "__file__", None)) and "site-packages" in f
+    ]
+    compiled = sum(
+        1 for f in files if f.endswith(".py") and Path(importlib.util.cache_from_source(f)).exists()
+    )
+    total = sum(1 for f in files if f.endswith(".py"))
+    return f"{compiled} of {total} installed modules imported here have bytecode"
+
+
 def load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def main() -> None:
-    print(f"  load average {load()}; {RUNS} runs each")
+    print(f"  load average {load()}; {RUNS} runs each; {bytecode_state()}")
     with tempfile.TemporaryDirectory(prefix="ecoeco-bench-startup-") as name:
         tmp = Path(name)
         bare = [python_pass() for _ in range(RUNS)]
