@@ -13,8 +13,11 @@ help: ## Show this help
 $(UV):
 	python3 -m pip install --quiet --user "uv==$(UV_VERSION)" || python3 -m pip install --quiet "uv==$(UV_VERSION)"
 
+# Byte-compiled once here, as pip and deploy/Dockerfile do: where no .pyc can be written
+# (PYTHONDONTWRITEBYTECODE), every process would compile its imports again, 1.7 s of a 2.9 s start.
+# Not `compile-bytecode` in pyproject.toml: that re-checks 17,000 files on every `uv run` (about 1 s).
 .venv/.synced: pyproject.toml uv.lock | $(UV)
-	$(UV) sync --frozen
+	$(UV) sync --frozen --compile-bytecode
 	@touch $@
 
 up: .venv/.synced ## Run the whole system on the embedded default (no external services)

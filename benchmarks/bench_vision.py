@@ -21,8 +21,9 @@ from PIL import Image
 from skimage import data
 
 from ecoeco.vision import efficientnet
-from ecoeco.vision.images import ImageLimits, perceptual_hash
+from ecoeco.vision.images import ImageLimits
 from ecoeco.vision.local import LocalClassifier, to_input
+from ecoeco.vision.pixels import perceptual_hash
 
 LIMITS = ImageLimits(max_bytes=40 * 1024 * 1024, max_pixels=50_000_000)
 ROUNDS = 40

@@ -9,13 +9,12 @@ from typing import Any
 import sqlalchemy.exc
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.routing import BaseRoute, Match
 from starlette.types import Scope
 
 from ecoeco import __version__
 from ecoeco.auth.deps import document_security
+from ecoeco.cache import outage_errors as cache_outage_errors
 from ecoeco.core import pagination
 from ecoeco.core.api import API_PREFIX
 from ecoeco.core.errors import document_problems, install_error_handlers, problem_response
@@ -81,8 +80,8 @@ def create_app(
     # some dependency is down, which is a 503 like the ones above.
     app.add_exception_handler(ConnectionError, _dependency_down("backend"))
     app.add_exception_handler(TimeoutError, _dependency_down("backend"))
-    app.add_exception_handler(RedisConnectionError, _dependency_down("cache"))
-    app.add_exception_handler(RedisTimeoutError, _dependency_down("cache"))
+    for error in cache_outage_errors(settings.redis_url):
+        app.add_exception_handler(error, _dependency_down("cache"))
     app.add_middleware(
         RequestContextMiddleware,
         max_body_bytes=settings.max_body_bytes,

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Awaitable, Callable
 
+import structlog
 from fastapi import FastAPI
 
 from ecoeco.domains import load_tasks
@@ -20,6 +22,7 @@ from ecoeco.queue.executor import EmbeddedExecutor
 from ecoeco.runtime import Backends
 
 Stop = Callable[[], Awaitable[None]]
+log = structlog.get_logger(__name__)
 
 
 async def _nothing() -> None:
@@ -30,9 +33,14 @@ async def warm_classifier(app: FastAPI) -> Stop:
     backends: Backends = app.state.backends
 
     async def warm() -> None:
+        started = time.perf_counter()
         # Built in a thread too: importing the model runtime would otherwise stall the event loop.
         classifier = await asyncio.to_thread(lambda: backends.classifier)
         await classifier.warm_up()
+        # The moment scans stop waiting for the model (operators, and benchmarks/bench_startup.py, watch it).
+        log.info(
+            "classifier_ready", backend=classifier.backend, seconds=round(time.perf_counter() - started, 2)
+        )
 
     warming = asyncio.create_task(warm(), name="ecoeco-warm-classifier")
 

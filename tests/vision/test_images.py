@@ -14,14 +14,9 @@ from PIL import Image
 
 from ecoeco.core.errors import ProblemError, ServiceUnavailable, Unprocessable
 from ecoeco.settings import Settings
-from ecoeco.vision.images import (
-    DEFAULT_MAX_EDGE,
-    DecodeBudget,
-    ImageLimits,
-    PreparedImage,
-    hamming,
-    prepare_image,
-)
+from ecoeco.vision.images import ImageLimits, PreparedImage, hamming
+from ecoeco.vision.intake import DEFAULT_MAX_EDGE, DecodeBudget
+from ecoeco.vision.pixels import prepare_image
 from tests.support.sample_images import OFF_TAXONOMY_PHOTOS, encode, photo
 
 LIMITS = ImageLimits(max_bytes=20 * 1024 * 1024, max_pixels=50_000_000)

@@ -16,8 +16,6 @@ from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-import holidays
-
 from ecoeco.core.clock import KST
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -318,5 +316,8 @@ def _day_from_json(data: list[dict[str, Any]] | None) -> Day:
 
 @lru_cache(maxsize=16)
 def _kr_holidays(year: int) -> dict[date, str]:
+    # Imported on the first holiday question: the package costs a start about 0.15 s of imports.
+    import holidays
+
     # English names: the only stable way to tell a temporary holiday (임시공휴일) from the others.
     return dict(holidays.country_holidays("KR", years=year, language="en_US").items())

@@ -464,12 +464,14 @@ async def upsert(conn: AsyncConnection, values: list[dict[str, Any]]) -> None:
     """Insert or update by (source, source_id): re-importing a file converges, never duplicates."""
     if not values:
         return
-    stmt = insert(conn, Location).values(values)
+    # One row's statement run for every row (executemany), not one VALUES list of every row: compiling
+    # 15,000 bind parameters took longer than the writes (0.3 s of a first start's 395 + 351 points).
+    stmt = insert(conn, Location)
     updated = {c: stmt.excluded[c] for c in values[0] if c not in ("source", "source_id", "created_at", "id")}
     stmt = stmt.on_conflict_do_update(
         index_elements=["source", "source_id"], set_=updated | {"updated_at": utcnow()}
     )
-    await conn.execute(stmt)
+    await conn.execute(stmt, values)
 
 
 async def refresh_statistics(conn: AsyncConnection) -> None:

