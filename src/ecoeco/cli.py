@@ -59,12 +59,15 @@ def serve(
     ] = None,
     host: Annotated[str, typer.Option()] = "0.0.0.0",  # noqa: S104 - a container listens on all interfaces
     port: Annotated[int, typer.Option()] = 8000,
-    workers: Annotated[int, typer.Option(help="uvicorn worker processes.")] = 1,
     metrics_port: Annotated[
         int, typer.Option(help="Serve /metrics on this port, not on the public one; 0: on the public one.")
     ] = 0,
 ) -> None:
-    """Serve the API (one service or all) without workers; the shape used on Kubernetes."""
+    """Serve the API (one service or all) without workers; the shape used on Kubernetes.
+
+    One process, one event loop: scale with replicas (the HPA), not in-process workers, so each process keeps
+    its own probes, metrics and memos and a crash takes down one pod's share only.
+    """
     if service is not None and service not in SERVICES:
         typer.echo(f"unknown service {service!r}; choose from {', '.join(SERVICES)}", err=True)
         raise typer.Exit(2)
@@ -72,8 +75,6 @@ def serve(
     application = create_app(
         settings, services=(service,) if service else None, public_metrics=not metrics_port
     )
-    if workers > 1:
-        typer.echo("use replicas, not in-process workers, to scale a service", err=True)
     serving.run(application, settings, host=host, port=port, metrics_port=metrics_port)
 
 

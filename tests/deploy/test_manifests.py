@@ -111,6 +111,16 @@ def test_each_worker_queue_scales_on_its_own_queue(prod: list[dict[str, Any]]) -
     assert hpas == {f"{s}-api" for s in (*API_SERVICES, "web")}
 
 
+def test_api_pods_scale_out_before_their_one_event_loop_is_busy(prod: list[dict[str, Any]]) -> None:
+    # One ecoeco serve process cannot use more than one core: a target at or past it would never fire.
+    for name, hpa in of_kind(prod, "HorizontalPodAutoscaler").items():
+        (metric,) = hpa["spec"]["metrics"]
+        assert metric["resource"]["name"] == "cpu", name
+        target = metric["resource"]["target"]
+        assert target["type"] == "AverageValue", name
+        assert int(target["averageValue"].removesuffix("m")) < 1000, name
+
+
 def test_exactly_one_beat_that_never_overlaps(prod: list[dict[str, Any]]) -> None:
     beats = [
         d
