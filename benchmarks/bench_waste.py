@@ -47,6 +47,7 @@ from tests.support.auth import SignedIn, sign_in
 from benchmarks.waste_stub import STUB_MODEL
 from ecoeco.settings import Settings
 from ecoeco.vision.images import ImageLimits
+from ecoeco.waste.service.scans import SHARE_AFTER_CONFIRMATIONS
 
 ROOT = Path(__file__).resolve().parents[1]
 WASTE = "/api/v1/waste"
@@ -383,15 +384,19 @@ async def drive_ecoeco(base_url: str, photos: Photos, pids: Pids) -> ModeResult:
             client, users, Phase("sse"), SSE_PHASE_S, scan_step(photos, sse=True), with_client
         )
 
-        # The cache-hit path: one photo, scanned, confirmed by its owner, then sent again and again.
+        # The cache-hit path: one photo, scanned and confirmed by as many people as it takes to be served
+        # to everyone, then sent again and again.
         confirmed = photos.next()
-        first = await post_scan(client, users[0], confirmed)
-        await poll_done(client, users[0], first["scan_id"])
-        r = await client.post(
-            f"{WASTE}/scans/{first['scan_id']}/feedback", json={"correct": True}, headers=users[0].headers
-        )
-        if r.status_code != 201:
-            raise RuntimeError(f"feedback answered {r.status_code}: {r.text[:300]}")
+        for confirmer in users[:SHARE_AFTER_CONFIRMATIONS]:
+            first = await post_scan(client, confirmer, confirmed)
+            await poll_done(client, confirmer, first["scan_id"])
+            r = await client.post(
+                f"{WASTE}/scans/{first['scan_id']}/feedback",
+                json={"correct": True},
+                headers=confirmer.headers,
+            )
+            if r.status_code != 201:
+                raise RuntimeError(f"feedback answered {r.status_code}: {r.text[:300]}")
         seq = Phase("cache-seq")
         step = cache_hit_step(confirmed)
         await step(client, users[1], Phase("cache-warmup"))
