@@ -17,7 +17,7 @@ from ecoeco.core.clock import utcnow
 from ecoeco.queue import JobExpired
 from ecoeco.runtime import Backends
 from ecoeco.vision.base import Classification, VisionError
-from ecoeco.waste import progress, repository
+from ecoeco.waste import live, progress, repository
 from ecoeco.waste.progress import Step
 from ecoeco.waste.rules import Verdict, finish, taxonomy, verdict_for_question
 
@@ -35,7 +35,8 @@ async def run(backends: Backends, scan_id: uuid.UUID) -> None:
     if scan is None or scan.status in progress.TERMINAL:
         return  # deleted meanwhile, or a duplicate delivery of a finished job
 
-    await progress.advance(backends, scan_id, Step("classifying"))
+    if await progress.advance(backends, scan_id, Step("classifying")):
+        await live.remember(backends.cache, scan, "classifying")
     if scan.image_key is not None:
         image = await backends.storage.get(scan.image_key)
         classification = await backends.classifier.classify(
