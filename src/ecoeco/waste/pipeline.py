@@ -30,13 +30,14 @@ FAILED_MESSAGE = {
 
 
 async def run(backends: Backends, scan_id: uuid.UUID) -> None:
-    async with backends.db.session() as session:
+    async with backends.db.session() as session:  # read and move on in one transaction
         scan = await repository.get_scan(session, scan_id)
-    if scan is None or scan.status in progress.TERMINAL:
-        return  # deleted meanwhile, or a duplicate delivery of a finished job
-
-    if await progress.advance(backends, scan_id, Step("classifying")):
+        if scan is None or scan.status in progress.TERMINAL:
+            return  # deleted meanwhile, or a duplicate delivery of a finished job
+        classifying = await progress.record(session, scan_id, Step("classifying"))
+    if classifying:
         await live.remember(backends.cache, scan, "classifying")
+        await progress.notify(backends.cache, scan_id)
     if scan.image_key is not None:
         image = await backends.storage.get(scan.image_key)
         classification = await backends.classifier.classify(
