@@ -120,7 +120,8 @@ async def _record_intake(
     if not await repository.insert_scan(session, scan):
         # Only the (user, key) constraint can refuse the row: a concurrent request with the same key
         # won the race, so answer with its scan.
-        existing = await repository.get_by_idempotency_key(session, scan.user_id, scan.idempotency_key or "")
+        key = scan.idempotency_key
+        existing = await repository.get_by_idempotency_key(session, scan.user_id, key) if key else None
         if existing is None:
             raise Conflict("The scan could not be stored; please retry.", code="scan-conflict")
         return Intake(_same_request(existing, scan.request_hash), created=False)
