@@ -13,7 +13,7 @@ import datetime as dt
 import json
 import uuid
 import weakref
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -110,14 +110,20 @@ Publish = Callable[[Sequence[Message]], Awaitable[list[str]]]
 
 
 async def relay_pending(
-    session: AsyncSession, publish: Publish, *, older_than_s: float = 0, limit: int = 500
+    session: AsyncSession,
+    publish: Publish,
+    *,
+    older_than_s: float = 0,
+    skip: Collection[str] = (),
+    limit: int = 500,
 ) -> int:
     """Publish unpublished rows older than ``older_than_s`` and stamp them: the stragglers the publish
     after their commit did not get confirmed (at least once: a row published from memory but not yet
     stamped can go out again, and the worker's ledger runs it once).
 
     ``publish`` runs the blocking broker calls and returns the ids it got confirms for; rows it could not
-    publish stay for the next sweep. On PostgreSQL concurrent relays skip each other's locked rows.
+    publish stay for the next sweep. On PostgreSQL concurrent relays skip each other's locked rows; ``skip``
+    names rows this process is publishing from memory right now.
     """
     now = utcnow()
     query = (
@@ -128,6 +134,8 @@ async def relay_pending(
         )
         .order_by(OutboxRow.created_at)
     )
+    if skip:
+        query = query.where(OutboxRow.id.not_in(list(skip)))
     if is_postgresql(session):
         query = query.with_for_update(skip_locked=True)
     rows = (await session.scalars(query.limit(limit))).all()

@@ -73,6 +73,8 @@ class TaskQueue:
         self._threads: ThreadPoolExecutor | None = None
         self._paused_until = 0.0
         self._unstamped: list[str] = []
+        # Published from memory and not stamped yet: this process' relay leaves them alone meanwhile.
+        self._in_flight: set[str] = set()
         self._stamp_now = asyncio.Event()
         self._stamper: asyncio.Task[None] | None = None
         register_dispatcher(db.sync_engine, self._committed)
@@ -110,12 +112,17 @@ class TaskQueue:
         task.add_done_callback(self._background.discard)
 
     async def _publish_committed(self, messages: list[Message]) -> None:
+        ids = {m.id for m in messages}
+        self._in_flight |= ids
         try:
             published = await self._publish(messages)
         except Exception as exc:  # broker trouble: the rows stay, the relay's sweep publishes them
             log.warning("outbox_publish_failed", error=f"{type(exc).__name__}: {exc}")
-            return
+            published = []
+        self._in_flight -= ids - set(published)
         self._unstamped.extend(published)
+        if not published:
+            return
         if self._stamper is None or self._stamper.done():
             self._stamper = asyncio.get_running_loop().create_task(self._stamp_batch())
             self._track(self._stamper)
@@ -129,12 +136,16 @@ class TaskQueue:
                 await stamp_published(session, ids)
         except Exception as exc:  # database trouble: the sweep publishes them again, the ledger dedups
             log.warning("outbox_stamp_failed", error=f"{type(exc).__name__}: {exc}", rows=len(ids))
+        finally:
+            self._in_flight.difference_update(ids)
 
     async def relay(self, *, older_than_s: float = 0) -> int:
         """Publish committed, unpublished tasks older than ``older_than_s`` (the relay's sweep)."""
         try:
             async with self.db.sessionmaker() as session:
-                return await relay_pending(session, self._publish, older_than_s=older_than_s)
+                return await relay_pending(
+                    session, self._publish, older_than_s=older_than_s, skip=set(self._in_flight)
+                )
         except Exception as exc:  # database or broker trouble: rows stay, the next sweep retries
             log.warning("outbox_relay_failed", error=f"{type(exc).__name__}: {exc}")
             return 0
