@@ -105,6 +105,8 @@ class TaskQueue:
             loop = asyncio.get_running_loop()
         except RuntimeError:  # committed outside an event loop: the relay's sweep will publish them
             return
+        # Now, not once the task starts: a sweep may come first.
+        self._in_flight.update(m.id for m in messages)
         self._track(loop.create_task(self._publish_committed(messages)))
 
     def _track(self, task: asyncio.Task[Any]) -> None:
@@ -113,7 +115,6 @@ class TaskQueue:
 
     async def _publish_committed(self, messages: list[Message]) -> None:
         ids = {m.id for m in messages}
-        self._in_flight |= ids
         try:
             published = await self._publish(messages)
         except Exception as exc:  # broker trouble: the rows stay, the relay's sweep publishes them
