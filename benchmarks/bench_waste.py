@@ -3,7 +3,8 @@
 * **distributed**: ``ecoeco serve`` (uvicorn, 127.0.0.1) + ``ecoeco worker --queue q.ai`` as real processes on
   PostgreSQL, Redis, RabbitMQ and S3 (a ``moto_server`` subprocess); a database, vhost, Redis prefix and
   bucket made for this run and removed afterwards. **embedded**: one ``ecoeco up`` process (SQLite, the
-  in-process executor). Goals: POST → result p50 < 50 ms, >= 100 scans/s on 2 cores.
+  in-process executor). Goals: one phone POST → done p50 < 40 ms (distributed); with 12 phones polling,
+  >= 100 scans/s distributed and >= 50 embedded, on 2 cores.
 * The model is a stub answering a fixed confident classification at once; it is put in place, without
   touching product code, by starting each ecoeco process through ``benchmarks/waste_stub.py`` (it replaces
   the classifier factory, then the real ``ecoeco`` command runs).
@@ -47,6 +48,7 @@ from tests.support.auth import SignedIn, sign_in
 from benchmarks.waste_stub import STUB_MODEL
 from ecoeco.settings import Settings
 from ecoeco.vision.images import ImageLimits
+from ecoeco.waste.service.scans import SHARE_AFTER_CONFIRMATIONS
 
 ROOT = Path(__file__).resolve().parents[1]
 WASTE = "/api/v1/waste"
@@ -383,15 +385,19 @@ async def drive_ecoeco(base_url: str, photos: Photos, pids: Pids) -> ModeResult:
             client, users, Phase("sse"), SSE_PHASE_S, scan_step(photos, sse=True), with_client
         )
 
-        # The cache-hit path: one photo, scanned, confirmed by its owner, then sent again and again.
+        # The cache-hit path: one photo, scanned and confirmed by as many people as it takes to be served
+        # to everyone, then sent again and again.
         confirmed = photos.next()
-        first = await post_scan(client, users[0], confirmed)
-        await poll_done(client, users[0], first["scan_id"])
-        r = await client.post(
-            f"{WASTE}/scans/{first['scan_id']}/feedback", json={"correct": True}, headers=users[0].headers
-        )
-        if r.status_code != 201:
-            raise RuntimeError(f"feedback answered {r.status_code}: {r.text[:300]}")
+        for confirmer in users[:SHARE_AFTER_CONFIRMATIONS]:
+            first = await post_scan(client, confirmer, confirmed)
+            await poll_done(client, confirmer, first["scan_id"])
+            r = await client.post(
+                f"{WASTE}/scans/{first['scan_id']}/feedback",
+                json={"correct": True},
+                headers=confirmer.headers,
+            )
+            if r.status_code != 201:
+                raise RuntimeError(f"feedback answered {r.status_code}: {r.text[:300]}")
         seq = Phase("cache-seq")
         step = cache_hit_step(confirmed)
         await step(client, users[1], Phase("cache-warmup"))
@@ -645,8 +651,9 @@ def report(
             print(f"  {name:<11} {phase.name:<10} {_cpu_per_scan(phase)}")
 
     goals = (
-        ("p50 POST→done < 50 ms (distributed)", pct(dist.poll.done_ms, 50) < 50),
+        ("1 phone p50 POST→done < 40 ms (distributed)", pct(dist.single.done_ms, 50) < 40),
         (">= 100 scans/s (distributed)", dist.poll.rate >= 100),
+        (">= 50 scans/s (embedded)", emb.poll.rate >= 50),
         ("cache hit p95 POST→done < 30 ms (distributed)", pct(dist.cache_seq.done_ms, 95) < 30),
     )
     print("\n  goals: " + "; ".join(f"{label}: {'met' if ok else 'MISSED'}" for label, ok in goals))

@@ -208,7 +208,12 @@ async def test_a_database_outage_is_a_503_and_loses_nothing_accepted(
         finally:
             if cluster.running():
                 cluster.stop()
-    assert [r.status_code for r in during] == [503] * len(during), [r.text for r in during]
+    statuses = [r.status_code for r in during]
+    # The poll of a scan still running may be answered from Redis (waste.live, for 5 s after its last
+    # stage), database or not; everything else needs the database.
+    assert statuses[1] in (202, 503), during[1].text
+    assert statuses[:1] + statuses[2:] == [503] * (len(during) - 1), [r.text for r in during]
     assert all(r.headers.get("retry-after") for r in during)
-    assert all(r.headers["content-type"] == "application/problem+json" for r in during)
+    refused = [r for r in during if r.status_code == 503]
+    assert all(r.headers["content-type"] == "application/problem+json" for r in refused)
     assert outcome == {"done": len(accepted)}, procs.logs()

@@ -96,7 +96,8 @@ async def test_scans_whose_jobs_vanished_are_failed_by_the_scheduled_sweep(
     if backends.queue.distributed:
         assert backends.settings.broker_url
         await asyncio.to_thread(declare_topology, backends.settings.broker_url)
-        await backends.queue.relay(older_than_s=0)  # published; the workers' start purges q.ai below
+        await backends.queue.flush()  # published from memory after commit and stamped
+        await backends.queue.relay(older_than_s=0)  # anything left; the workers' start purges q.ai below
         assert await backends.queue.pending() == 0
     else:
         async with backends.db.session() as session:  # taken and lost without a trace

@@ -18,6 +18,7 @@ from ecoeco.queue.models import TaskRun
 from ecoeco.runtime import Backends
 from ecoeco.storage import ObjectNotFound
 from ecoeco.vision import VisionRetryableError
+from ecoeco.waste import live
 from ecoeco.waste.models import Scan, ScanEvent
 from ecoeco.waste.tasks import analyze_scan, fail_stale_scans
 from tests.support.auth import SignedIn
@@ -89,6 +90,8 @@ async def test_the_whole_journey(
     assert [int(e.id or 0) for e in events] == list(range(1, len(events) + 1))
     assert [e.data["progress"] for e in events] == sorted(e.data["progress"] for e in events)
     assert [e.event for e in events][-2:] == ["done", "reward"]
+    # Polls see the end at once: the running scan's cache entry went before the streams were woken.
+    assert (await client.get(f"{WASTE}/scans/{scan_id}", headers=alice.headers)).status_code == 200
 
     scan = await wait_done(client, scan_id, alice)
     assert scan["status"] == "done" and scan["progress"] == 100
@@ -372,6 +375,28 @@ async def test_nobody_sees_or_touches_another_users_scan(
     assert (await client.get("/api/v1/users/me/stats", headers=bob.headers)).json()["total"] == 0
     # Bob's feedback attempt changed nothing for Alice.
     assert (await client.get(f"{WASTE}/scans/{scan_id}", headers=alice.headers)).json()["feedback"] is None
+
+
+async def test_a_running_scan_is_polled_from_the_cache_by_its_owner_alone(
+    client: httpx.AsyncClient, app: FastAPI, alice: SignedIn, bob: SignedIn
+) -> None:
+    # No workers run: the scan stays at the stage intake left it in.
+    r = await post_photo(client, alice)
+    scan_id = r.json()["scan_id"]
+    backends: Backends = app.state.backends
+    assert await live.running_body(backends.cache, alice.user_id, uuid.UUID(scan_id)) is not None
+
+    cached = await client.get(f"{WASTE}/scans/{scan_id}", headers=alice.headers)
+    assert cached.status_code == 202
+    assert cached.headers["retry-after"] == "1"
+    assert (cached.json()["stage"], cached.json()["progress"]) == ("cache_check", 25)
+    r = await client.get(f"{WASTE}/scans/{scan_id}", headers=bob.headers)
+    assert r.status_code == 404, r.text
+
+    await live.forget(backends.cache, uuid.UUID(scan_id))  # the same question, now to the database
+    stored = await client.get(f"{WASTE}/scans/{scan_id}", headers=alice.headers)
+    assert stored.status_code == 202
+    assert stored.json() == cached.json()
 
 
 async def test_feedback_rules(

@@ -1,8 +1,10 @@
 """Transactional outbox: ``enqueue`` writes the task into the caller's transaction.
 
-After the transaction commits, the process' :class:`~ecoeco.queue.taskqueue.TaskQueue` is told the new
-row ids (publish now / wake the embedded executor); a rollback drops the rows with everything else. If
-publishing fails (broker down, queue full), the rows stay and :func:`relay_pending` publishes them later.
+After the transaction commits, the process' :class:`~ecoeco.queue.taskqueue.TaskQueue` is handed the new
+tasks' messages, built from memory at enqueue (publish now / wake the embedded executor); a rollback drops
+the rows with everything else. The row stays the source of truth: it is stamped ``published_at`` once the
+broker confirmed it, and whatever was not (broker down, queue full, the process died between commit and
+publish) is published later by :func:`relay_pending`.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import datetime as dt
 import json
 import uuid
 import weakref
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +26,7 @@ from ecoeco.db.sql import insert_ignore, is_postgresql
 from ecoeco.queue.models import OutboxRow
 from ecoeco.queue.registry import Task
 
-Dispatcher = Callable[[list[str]], None]
+Dispatcher = Callable[[list["Message"]], None]
 # Engine → the TaskQueue callback of the process that owns it (see TaskQueue.__init__).
 _dispatchers: weakref.WeakKeyDictionary[Engine, Dispatcher] = weakref.WeakKeyDictionary()
 _PENDING = "ecoeco.queue.pending"
@@ -64,27 +66,28 @@ async def enqueue(
     elif not await insert_ignore(session, OutboxRow, values, ("key",)):
         existing = await session.scalar(select(OutboxRow.id).where(OutboxRow.key == key))
         return str(existing)
-    _after_commit(session.sync_session, task_id)
+    message = Message(task_id, task.name, task.routing_key, payload, _epoch(now), max(0, round(delay_s)))
+    _after_commit(session.sync_session, message)
     return task_id
 
 
-def _after_commit(session: Session, task_id: str) -> None:
+def _after_commit(session: Session, message: Message) -> None:
     if _LISTENING not in session.info:
         # Listeners live as long as the session (they cannot be removed while an event is dispatched).
         session.info[_LISTENING] = True
         event.listen(session, "after_commit", _committed)
         event.listen(session, "after_rollback", _rolled_back)
-    session.info.setdefault(_PENDING, []).append(task_id)
+    session.info.setdefault(_PENDING, []).append(message)
 
 
 def _committed(session: Session) -> None:
-    ids: list[str] = session.info.pop(_PENDING, None) or []
-    if not ids:
+    messages: list[Message] = session.info.pop(_PENDING, None) or []
+    if not messages:
         return
     bind = session.get_bind()
     dispatcher = _dispatchers.get(bind.engine if isinstance(bind, Connection) else bind)
     if dispatcher is not None:
-        dispatcher(ids)
+        dispatcher(messages)
 
 
 def _rolled_back(session: Session) -> None:
@@ -110,21 +113,29 @@ async def relay_pending(
     session: AsyncSession,
     publish: Publish,
     *,
-    ids: Sequence[str] | None = None,
     older_than_s: float = 0,
+    skip: Collection[str] = (),
     limit: int = 500,
 ) -> int:
-    """Publish unpublished rows (``ids`` only, or any older than ``older_than_s``) and stamp them.
+    """Publish unpublished rows older than ``older_than_s`` and stamp them: the stragglers the publish
+    after their commit did not get confirmed (at least once: a row published from memory but not yet
+    stamped can go out again, and the worker's ledger runs it once).
 
     ``publish`` runs the blocking broker calls and returns the ids it got confirms for; rows it could not
-    publish stay for the next sweep. On PostgreSQL concurrent relays skip each other's locked rows.
+    publish stay for the next sweep. On PostgreSQL concurrent relays skip each other's locked rows; ``skip``
+    names rows this process is publishing from memory right now.
     """
     now = utcnow()
-    query = select(OutboxRow).where(OutboxRow.published_at.is_(None)).order_by(OutboxRow.created_at)
-    if ids is not None:
-        query = query.where(OutboxRow.id.in_(list(ids)))
-    else:
-        query = query.where(OutboxRow.created_at <= now - dt.timedelta(seconds=older_than_s))
+    query = (
+        select(OutboxRow)
+        .where(
+            OutboxRow.published_at.is_(None),
+            OutboxRow.created_at <= now - dt.timedelta(seconds=older_than_s),
+        )
+        .order_by(OutboxRow.created_at)
+    )
+    if skip:
+        query = query.where(OutboxRow.id.not_in(list(skip)))
     if is_postgresql(session):
         query = query.with_for_update(skip_locked=True)
     rows = (await session.scalars(query.limit(limit))).all()
@@ -142,12 +153,19 @@ async def relay_pending(
         for row in rows
     ]
     published = await publish(messages)
-    if published:
-        await session.execute(
-            update(OutboxRow).where(OutboxRow.id.in_(published)).values(published_at=utcnow())
-        )
+    await stamp_published(session, published)
     await session.commit()
     return len(published)
+
+
+async def stamp_published(session: AsyncSession, ids: Sequence[str]) -> None:
+    """Mark rows the broker confirmed, in the caller's transaction (a row already stamped stays as is)."""
+    if ids:
+        await session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.id.in_(list(ids)), OutboxRow.published_at.is_(None))
+            .values(published_at=utcnow())
+        )
 
 
 def _epoch(value: dt.datetime) -> float:

@@ -17,7 +17,7 @@ from ecoeco.core.errors import ProblemError, Unprocessable, UnsupportedMediaType
 from ecoeco.core.language import LangDep
 from ecoeco.core.text import is_text
 from ecoeco.runtime.deps import BackendsDep, SessionDep
-from ecoeco.waste import progress
+from ecoeco.waste import live, progress
 from ecoeco.waste.schemas import (
     FeedbackCreate,
     FeedbackView,
@@ -35,7 +35,7 @@ IdempotencyKey = Annotated[
     str | None,
     Header(alias="Idempotency-Key", max_length=200, description="Retry-safe key; same key, same scan."),
 ]
-RETRY_AFTER_S = "1"
+_POLL_AGAIN = {"Retry-After": "1"}
 
 
 @router.post("/uploads", status_code=status.HTTP_201_CREATED)
@@ -128,12 +128,16 @@ async def _read_scan_request(
 
 
 @router.get("/scans/{scan_id}", response_model=ScanView, responses={202: {"model": ScanView}})
-async def get_scan(scan_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> JSONResponse:
+async def get_scan(scan_id: uuid.UUID, user: CurrentUser, backends: BackendsDep) -> Response:
     """200 with the result once done (or failed); 202 with stage and progress while running."""
-    view = await scans.get_scan(session, user.user_id, scan_id)
+    running = await live.running_body(backends.cache, user.user_id, scan_id)
+    if running is not None:
+        return Response(running, status_code=202, media_type="application/json", headers=_POLL_AGAIN)
+    async with backends.db.session() as session:
+        view = await scans.get_scan(session, user.user_id, scan_id)
     if view.status in progress.TERMINAL:
         return JSONResponse(view.model_dump(mode="json"))
-    return JSONResponse(view.model_dump(mode="json"), status_code=202, headers={"Retry-After": RETRY_AFTER_S})
+    return JSONResponse(view.model_dump(mode="json"), status_code=202, headers=_POLL_AGAIN)
 
 
 @router.get(

@@ -17,7 +17,7 @@ from ecoeco.core.clock import utcnow
 from ecoeco.queue import JobExpired
 from ecoeco.runtime import Backends
 from ecoeco.vision.base import Classification, VisionError
-from ecoeco.waste import progress, repository
+from ecoeco.waste import live, progress, repository
 from ecoeco.waste.progress import Step
 from ecoeco.waste.rules import Verdict, finish, taxonomy, verdict_for_question
 
@@ -30,12 +30,14 @@ FAILED_MESSAGE = {
 
 
 async def run(backends: Backends, scan_id: uuid.UUID) -> None:
-    async with backends.db.session() as session:
+    async with backends.db.session() as session:  # read and move on in one transaction
         scan = await repository.get_scan(session, scan_id)
-    if scan is None or scan.status in progress.TERMINAL:
-        return  # deleted meanwhile, or a duplicate delivery of a finished job
-
-    await progress.advance(backends, scan_id, Step("classifying"))
+        if scan is None or scan.status in progress.TERMINAL:
+            return  # deleted meanwhile, or a duplicate delivery of a finished job
+        classifying = await progress.record(session, scan_id, Step("classifying"))
+    if classifying:
+        await live.remember(backends.cache, scan, "classifying")
+        await progress.notify(backends.cache, scan_id)
     if scan.image_key is not None:
         image = await backends.storage.get(scan.image_key)
         classification = await backends.classifier.classify(

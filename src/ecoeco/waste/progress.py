@@ -40,6 +40,11 @@ def channel(scan_id: uuid.UUID) -> str:
     return f"waste:scan:{scan_id}"
 
 
+def live_key(scan_id: uuid.UUID) -> str:
+    """The cache entry that answers polls of the scan while it runs (see waste.live)."""
+    return f"waste:scan:{scan_id}:live"
+
+
 @dataclass(frozen=True)
 class Step:
     stage: str
@@ -48,10 +53,13 @@ class Step:
 
 
 async def advance(backends: Backends, scan_id: uuid.UUID, *steps: Step) -> bool:
-    """:func:`record` ``steps`` in a transaction of their own, then wake the streams at once."""
+    """:func:`record` ``steps`` in a transaction of their own, then wake the streams at once (an ended
+    scan's poll entry dropped first, so whoever is woken reads the end)."""
     async with backends.db.session() as session:
         moved = await record(session, scan_id, *steps)
     if moved:
+        if any(step.stage in TERMINAL for step in steps):
+            await backends.cache.delete(live_key(scan_id))
         await notify(backends.cache, scan_id)
     return moved
 

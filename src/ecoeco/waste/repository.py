@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from datetime import datetime
 from typing import Any
@@ -90,9 +91,13 @@ async def delete_upload(session: AsyncSession, upload_id: uuid.UUID) -> None:
 
 
 async def insert_scan(session: AsyncSession, scan: Scan) -> bool:
-    """Insert; False if the user already has a scan with this idempotency key (nothing written)."""
+    """Insert; False if the user already has a scan with this idempotency key (nothing written), or if
+    the row was refused otherwise (then, without a key, the transaction is left unusable)."""
+    # Only the (user, key) constraint can refuse a well-formed row, so only a keyed insert needs the
+    # savepoint (two round trips) that keeps the transaction usable for looking up the winner.
+    keyed = session.begin_nested() if scan.idempotency_key is not None else contextlib.nullcontext()
     try:
-        async with session.begin_nested():
+        async with keyed:
             session.add(scan)
             await session.flush()
     except IntegrityError:

@@ -15,13 +15,15 @@ from ecoeco.queue.jobs import stats_provider
 from ecoeco.runtime import Backends
 from ecoeco.storage import ObjectNotFound
 from ecoeco.vision.base import VisionPermanentError, VisionRetryableError
-from ecoeco.waste import pipeline, progress, repository
+from ecoeco.waste import live, pipeline, progress, repository
 
 log = structlog.get_logger(__name__)
 
 
 async def _mark_failed(ctx: TaskContext[Backends], exc: BaseException) -> None:
-    await pipeline.fail(ctx.session, uuid.UUID(ctx.kwargs["scan_id"]), exc)
+    scan_id = uuid.UUID(ctx.kwargs["scan_id"])
+    await pipeline.fail(ctx.session, scan_id, exc)
+    await live.forget(ctx.backends.cache, scan_id)  # the job is over: nothing writes the entry again
 
 
 @task("ai.waste.analyze", max_retries=3, on_dead_letter=_mark_failed)
@@ -98,6 +100,7 @@ async def fail_stale_scans(backends: Backends) -> int:
         for scan_id in stale:
             async with backends.db.session() as session:
                 await pipeline.fail(session, scan_id, None)
+            await live.forget(backends.cache, scan_id)
             await progress.notify(backends.cache, scan_id)
         failed += len(stale)
         if len(stale) < CLEANUP_BATCH:

@@ -26,7 +26,7 @@ from ecoeco.queue import enqueue
 from ecoeco.runtime import Backends
 from ecoeco.storage import ObjectNotFound
 from ecoeco.vision.images import ImageLimits, PreparedImage, hamming, thumbnail
-from ecoeco.waste import progress, repository
+from ecoeco.waste import live, progress, repository
 from ecoeco.waste.models import ConfirmedImage, Feedback, Scan, hash_bands
 from ecoeco.waste.progress import Step
 from ecoeco.waste.rules import CACHE_MODEL, Verdict, finish
@@ -101,7 +101,7 @@ async def create_scan(
         await backends.storage.put(scan.image_key, prepared.data, content_type=prepared.content_type)
     kept = False
     try:
-        intake = await _record_intake(session, scan, prepared, original, confirmed)
+        intake = await _record_intake(session, backends, scan, prepared, original, confirmed)
         kept = intake.created
     finally:
         if scan.image_key is not None and not kept:
@@ -111,6 +111,7 @@ async def create_scan(
 
 async def _record_intake(
     session: AsyncSession,
+    backends: Backends,
     scan: Scan,
     prepared: PreparedImage | None,
     original: uploads.TakenUpload | None,
@@ -119,7 +120,8 @@ async def _record_intake(
     if not await repository.insert_scan(session, scan):
         # Only the (user, key) constraint can refuse the row: a concurrent request with the same key
         # won the race, so answer with its scan.
-        existing = await repository.get_by_idempotency_key(session, scan.user_id, scan.idempotency_key or "")
+        key = scan.idempotency_key
+        existing = await repository.get_by_idempotency_key(session, scan.user_id, key) if key else None
         if existing is None:
             raise Conflict("The scan could not be stored; please retry.", code="scan-conflict")
         return Intake(_same_request(existing, scan.request_hash), created=False)
@@ -138,6 +140,8 @@ async def _record_intake(
             return Intake(scan, created=True)
         await progress.record(session, scan.id, preprocessed, Step("cache_check", {"hit": False}))
     await enqueue(session, analyze_scan, scan_id=str(scan.id), key=f"scan:{scan.id}")
+    # Before the commit: the worker hears of the job only after it, so its writes come later.
+    await live.remember(backends.cache, scan, "cache_check" if prepared is not None else "queued")
     return Intake(scan, created=True)
 
 
@@ -197,7 +201,8 @@ async def get_scan(session: AsyncSession, user_id: uuid.UUID, scan_id: uuid.UUID
     scan = await repository.get_user_scan(session, user_id, scan_id)
     if scan is None:
         raise NotFound("No such scan.", code="scan-not-found")
-    feedback = await repository.get_feedback(session, scan.id)
+    # Feedback is only accepted on a done scan.
+    feedback = await repository.get_feedback(session, scan.id) if scan.status == "done" else None
     return to_view(scan, feedback)
 
 
