@@ -105,20 +105,19 @@ async def running_workers(app: FastAPI) -> AsyncIterator[Workers]:
         # The worker's event loop sleeps until its next timer (up to 10 s) before it notices a stop
         # request; a frequent no-op timer makes teardown take a fraction of a second.
         worker.hub.call_repeatedly(0.2, _tick)
+        running = Workers(backends, celery=celery)
         try:
-            yield Workers(backends, celery=celery)
+            yield running
         finally:
-            # Let tasks the test did not wait for finish while their backends still exist.
+            # Let work the test did not wait for finish while its backends still exist: not only the
+            # tasks running now, but messages still on their way and the tasks they enqueue (a scan's
+            # reward), which would otherwise write while the next test's truncation holds its locks.
             with contextlib.suppress(TimeoutError):
-                await eventually(_no_active_requests, within_s=10, what="the worker's tasks finished")
+                await running.drain(within_s=10)
             await asyncio.to_thread(stack.close)
     # Its loops belong to the worker's threads, not to this test's running loop.
     await asyncio.to_thread(celery.ecoeco_bridge.close)  # type: ignore[attr-defined]
     await asyncio.to_thread(_purge, url)
-
-
-async def _no_active_requests() -> bool:
-    return not worker_state.active_requests
 
 
 def _purge(url: str) -> None:
