@@ -30,6 +30,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from tests.support import services
+from tests.support.waiting import eventually_sync
 
 RUNS = int(os.environ.get("BENCH_STARTUP_RUNS", "5"))
 POLL_S = 0.005
@@ -83,26 +84,29 @@ def started(command: list[str], env: dict[str, str], log: Path) -> Iterator[tupl
         proc = subprocess.Popen(
             [*command, str(port)], env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=err
         )
+
+        def answers() -> bool:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{command[:4]} exited with {proc.returncode}:\n{log.read_text()}")
+            return _answers(port)
+
         try:
-            while not _answers(port):
-                if proc.poll() is not None:
-                    raise RuntimeError(f"{command[:4]} exited with {proc.returncode}:\n{log.read_text()}")
-                time.sleep(POLL_S)
+            eventually_sync(answers, within_s=120, every_s=POLL_S, what=f"{command[:4]} answers /healthz")
             yield time.perf_counter() - t0, proc.pid
         finally:
             proc.terminate()
             proc.wait(timeout=30)
 
 
-def wait_for_event(log: Path, event: str, timeout_s: float = 120) -> dict[str, object]:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+def wait_for_event(log: Path, event: str) -> dict[str, object]:
+    def logged() -> dict[str, object] | None:
         for line in log.read_text(errors="replace").splitlines():
             if line.startswith("{") and f'"{event}"' in line:
                 record: dict[str, object] = json.loads(line)
                 return record
-        time.sleep(0.05)
-    raise RuntimeError(f"no {event!r} within {timeout_s}s:\n{log.read_text()[-3000:]}")
+        return None
+
+    return eventually_sync(logged, within_s=120, what=f"{event!r} logged")
 
 
 def up_once(data_dir: Path, log: Path) -> tuple[float, float, float, float]:
