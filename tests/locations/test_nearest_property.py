@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
@@ -114,6 +115,19 @@ def _mask(cats: frozenset[Category]) -> int:
     return locations_service.category_mask([c.value for c in cats])
 
 
+def _on_new_database(settings: Settings, check: Callable[[Database], Awaitable[None]]) -> None:
+    """One Hypothesis example: its own event loop and engine (Hypothesis calls the test synchronously)."""
+
+    async def run() -> None:
+        db = Database(settings.database_dsn)
+        try:
+            await check(db)
+        finally:
+            await db.dispose()
+
+    asyncio.run(run())
+
+
 @pytest.mark.slow
 def test_nearest_equals_brute_force_haversine(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     # Tiny thresholds, so that a few dozen points take every path: SQLite narrowing a box that holds too
@@ -124,14 +138,7 @@ def test_nearest_equals_brute_force_haversine(settings: Settings, monkeypatch: p
     @hsettings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(case=cases())
     def check(case: Case) -> None:
-        async def run() -> None:
-            db = Database(settings.database_dsn)
-            try:
-                await _check(db, case)
-            finally:
-                await db.dispose()
-
-        asyncio.run(run())
+        _on_new_database(settings, lambda db: _check(db, case))
 
     check()
 
@@ -368,13 +375,6 @@ def test_the_index_answers_as_the_database_does(settings: Settings, monkeypatch:
     @hsettings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(c=index_cases())
     def check(c: IndexCase) -> None:
-        async def run() -> None:
-            db = Database(settings.database_dsn)
-            try:
-                await _check_index(db, c)
-            finally:
-                await db.dispose()
-
-        asyncio.run(run())
+        _on_new_database(settings, lambda db: _check_index(db, c))
 
     check()

@@ -323,7 +323,8 @@ def _box_params(box: BBox) -> dict[str, float]:
 
 def open_points(conn: Connection) -> Sequence[Row[Any]]:
     """Every open point, as the nearest-first search returns them."""
-    return conn.execute(_sql(f"SELECT {SUMMARY_COLUMNS} FROM locations WHERE closed_at IS NULL")).all()  # noqa: S608
+    sql = f"SELECT {SUMMARY_COLUMNS} FROM locations WHERE closed_at IS NULL"  # noqa: S608 - constants only
+    return conn.execute(_sql(sql)).all()
 
 
 @dataclass(frozen=True)
