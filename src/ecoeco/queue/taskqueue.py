@@ -129,16 +129,19 @@ class TaskQueue:
             self._track(self._stamper)
 
     async def _stamp_batch(self) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stamp_now.wait(), STAMP_EVERY_S)
-        ids, self._unstamped = self._unstamped, []
-        try:
-            async with self.db.session() as session:
-                await stamp_published(session, ids)
-        except Exception as exc:  # database trouble: the sweep publishes them again, the ledger dedups
-            log.warning("outbox_stamp_failed", error=f"{type(exc).__name__}: {exc}", rows=len(ids))
-        finally:
-            self._in_flight.difference_update(ids)
+        # Until none are left: publishes confirmed while a batch is being written join the next one (the
+        # caller starts no second stamper while this one runs).
+        while self._unstamped:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stamp_now.wait(), STAMP_EVERY_S)
+            ids, self._unstamped = self._unstamped, []
+            try:
+                async with self.db.session() as session:
+                    await stamp_published(session, ids)
+            except Exception as exc:  # database trouble: the sweep publishes them again, the ledger dedups
+                log.warning("outbox_stamp_failed", error=f"{type(exc).__name__}: {exc}", rows=len(ids))
+            finally:
+                self._in_flight.difference_update(ids)
 
     async def relay(self, *, older_than_s: float = 0) -> int:
         """Publish committed, unpublished tasks older than ``older_than_s`` (the relay's sweep)."""
