@@ -1,12 +1,12 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 
 import pytest
 
 from ecoeco.cache import Cache, create_cache
+from ecoeco.core.aio import wait_event
 from ecoeco.core.clock import Clock
 from ecoeco.settings import Settings
 from tests.support.waiting import eventually
@@ -93,9 +93,7 @@ async def notify_until_heard(notifier: Cache, channel: str, heard: asyncio.Event
 
     async def delivered() -> bool:
         await notifier.notify(channel)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(heard.wait(), 0.2)
-        return heard.is_set()
+        return await wait_event(heard, 0.2)
 
     await eventually(delivered, within_s=10, every_s=0, what=f"a notification on {channel} heard")
 

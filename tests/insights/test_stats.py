@@ -71,7 +71,8 @@ async def test_the_stats_commands(client: httpx.AsyncClient, workers: Workers, s
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
         )
-        out, _ = await asyncio.wait_for(proc.communicate(), 120)
+        async with asyncio.timeout(120):
+            out, _ = await proc.communicate()
         return proc.returncode, out.decode()
 
     code, out = await run("misses", "--since", "7d")

@@ -146,7 +146,8 @@ async def test_a_run_killed_midway_resumes_and_writes_every_report_exactly_once(
     second = await asyncio.create_subprocess_exec(
         *command, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
     )
-    output, _ = await asyncio.wait_for(second.communicate(), 300)
+    async with asyncio.timeout(300):
+        output, _ = await second.communicate()
     assert second.returncode == 0, output.decode()[-3000:]
     assert await processed() == (users, True)  # resumed after the checkpoint: no batch counted twice
     async with backends.db.session() as session:

@@ -13,7 +13,6 @@ Instead of Celery Beat's local schedule file we run a small scheduler shared by 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import uuid
 from collections.abc import Mapping
@@ -22,6 +21,7 @@ from dataclasses import dataclass
 import structlog
 
 from ecoeco.cache import Cache
+from ecoeco.core.aio import wait_event
 from ecoeco.core.clock import KST, utcnow
 from ecoeco.queue.outbox import enqueue
 from ecoeco.queue.registry import Task
@@ -139,8 +139,7 @@ class Scheduler:
                 await self.tick()
             except Exception as exc:
                 log.warning("beat_tick_failed", error=f"{type(exc).__name__}: {exc}")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), self.tick_s)
+            await wait_event(self._stop, self.tick_s)
         await self.lock.release()
 
     def stop(self) -> None:

@@ -10,7 +10,6 @@ mirrors the distributed pools.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 from collections.abc import Mapping
 from typing import Any
@@ -18,6 +17,7 @@ from typing import Any
 import structlog
 from sqlalchemy import or_, select, update
 
+from ecoeco.core.aio import wait_event
 from ecoeco.core.clock import utcnow
 from ecoeco.queue.execution import JobExpired, Outcome, dead_letter, execute
 from ecoeco.queue.models import DeadLetterRow, OutboxRow
@@ -78,8 +78,7 @@ class EmbeddedExecutor:
             for row in claimed:
                 self._running[row.id] = asyncio.create_task(self._process(row))
             if not claimed:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.poll_s)
+                await wait_event(self._wake, self.poll_s)
                 self._wake.clear()
 
     async def _claim(self) -> list[OutboxRow]:

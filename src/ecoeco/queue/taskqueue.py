@@ -9,7 +9,6 @@ and a broker outage only delays them until the relay's next sweep), and their ro
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -19,6 +18,7 @@ import structlog
 from sqlalchemy import func, select
 
 from ecoeco.cache import Cache
+from ecoeco.core.aio import wait_event
 from ecoeco.db.engine import Database
 from ecoeco.queue import metrics
 from ecoeco.queue.models import OutboxRow
@@ -132,8 +132,7 @@ class TaskQueue:
         # Until none are left: publishes confirmed while a batch is being written join the next one (the
         # caller starts no second stamper while this one runs).
         while self._unstamped:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stamp_now.wait(), STAMP_EVERY_S)
+            await wait_event(self._stamp_now, STAMP_EVERY_S)
             ids, self._unstamped = self._unstamped, []
             try:
                 async with self.db.session() as session:

@@ -122,7 +122,8 @@ async def _ok() -> None:
 async def _timed(name: str, backend: str, fn: Callable[[], Awaitable[None]]) -> Probe:
     started = time.perf_counter()
     try:
-        await asyncio.wait_for(fn(), PROBE_TIMEOUT_S)
+        async with asyncio.timeout(PROBE_TIMEOUT_S):  # not wait_for: see ecoeco.core.aio
+            await fn()
     except Exception as exc:  # any failure means "not ready"; the reason is reported, not raised
         elapsed = (time.perf_counter() - started) * 1000
         reason = f"{type(exc).__name__}: {exc}"[:300] if str(exc) else type(exc).__name__

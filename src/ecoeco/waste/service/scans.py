@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ecoeco.core.aio import wait_event
 from ecoeco.core.clock import utcnow
 from ecoeco.core.errors import Conflict, NotFound, TooManyRequests, Unprocessable
 from ecoeco.db.base import as_utc
@@ -330,8 +331,7 @@ async def stream_events(backends: Backends, scan_id: uuid.UUID, *, after: int) -
                     done_at = time.monotonic()
             if done_at is not None and time.monotonic() - done_at > SSE_REWARD_WAIT_S:
                 return  # the reward is decided later than a client waits; the collection will say it
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(changed.wait(), SSE_DB_FALLBACK_S)
+            await wait_event(changed, SSE_DB_FALLBACK_S)
             if time.monotonic() - last_sent > SSE_HEARTBEAT_S:
                 last_sent = time.monotonic()
                 yield StreamItem(None, "heartbeat", {})
