@@ -230,6 +230,7 @@ class Proxy:
     cut the next Server-Sent Events stream after its first event (a network drop mid-scan)."""
 
     _EVENT = re.compile(rb"(?:^|\n)data:[^\n]*\n(?:[^\n]+\n)*\n")
+    CUT_AFTER_S = 1.0
 
     def __init__(self, upstream_port: int) -> None:
         self.upstream_port = upstream_port
@@ -321,7 +322,11 @@ class Proxy:
                 if cut.is_set():
                     with self._lock:
                         self.cuts += 1
-                    return  # drop the connection mid-stream, as a lost network would
+                    # Then drop the connection mid-stream, as a lost network would, once the browser has
+                    # had time to read the event: Chrome may discard body bytes still on their way to the page
+                    # when the close overtakes them, and then reconnects as if it had seen no event.
+                    await asyncio.sleep(self.CUT_AFTER_S)
+                    return
 
         tasks = [asyncio.ensure_future(upload()), asyncio.ensure_future(download())]
         try:

@@ -164,5 +164,5 @@ def test_live_stages_and_a_stream_cut_mid_scan(web: Web) -> None:
     streams = web.proxy.event_stream_requests()[already:]
     assert web.proxy.cuts >= 1
     assert len(streams) >= 2, streams
-    assert "last-event-id" not in streams[0].headers
-    assert int(streams[1].headers["last-event-id"]) >= 1
+    assert "last-event-id" not in streams[0].headers, streams
+    assert int(streams[1].headers.get("last-event-id", 0)) >= 1, streams
