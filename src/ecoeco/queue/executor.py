@@ -16,6 +16,7 @@ from typing import Any
 
 import structlog
 from sqlalchemy import or_, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ecoeco.core.aio import wait_event
 from ecoeco.core.clock import utcnow
@@ -42,6 +43,10 @@ class EmbeddedExecutor:
         self._busy = dict.fromkeys(self._limits, 0)
         self._wake = asyncio.Event()
         self._running: dict[str, asyncio.Task[None]] = {}
+        # The last claim may have left due rows unclaimed (slots full, or a full page): a finishing task
+        # then claims again at once. Otherwise new rows arrive with a commit's wake-up, or retries come
+        # due, which the next poll finds: a claim per finished task would mostly find nothing.
+        self._left_behind = False
         self._loop_task: asyncio.Task[None] | None = None
         self._unsubscribe = backends.queue.add_waker(self._wake.set)
 
@@ -77,7 +82,7 @@ class EmbeddedExecutor:
                 claimed = []
             for row in claimed:
                 self._running[row.id] = asyncio.create_task(self._process(row))
-            if not claimed:
+            if not (claimed and self._left_behind):
                 await wait_event(self._wake, self.poll_s)
                 self._wake.clear()
 
@@ -87,6 +92,7 @@ class EmbeddedExecutor:
             return []
         now = utcnow()
         claimed: list[OutboxRow] = []
+        page = sum(free.values()) * 2
         async with self.backends.db.session() as session:
             candidates = (
                 await session.scalars(
@@ -97,12 +103,16 @@ class EmbeddedExecutor:
                         or_(OutboxRow.lease_until.is_(None), OutboxRow.lease_until < now),
                     )
                     .order_by(OutboxRow.available_at)
-                    .limit(sum(free.values()) * 2)
+                    .limit(page)
                 )
             ).all()
+            self._left_behind = len(candidates) == page
             for row in candidates:
                 queue = queue_for_routing_key(row.routing_key).name
-                if free.get(queue, 0) <= 0 or row.id in self._running:
+                if row.id in self._running:
+                    continue
+                if free.get(queue, 0) <= 0:
+                    self._left_behind = True
                     continue
                 task = self.tasks.get(row.task)
                 lease = (task.hard_limit if task else 60.0) + LEASE_MARGIN_S
@@ -119,7 +129,8 @@ class EmbeddedExecutor:
                     .execution_options(synchronize_session=False)
                 )
                 if won.rowcount == 1:  # type: ignore[attr-defined]
-                    row.deliveries += 1
+                    # The UPDATE counted it; changing the loaded row would flush the same count again.
+                    set_committed_value(row, "deliveries", row.deliveries + 1)
                     free[queue] -= 1
                     self._busy[queue] += 1
                     claimed.append(row)
@@ -156,12 +167,14 @@ class EmbeddedExecutor:
         finally:
             self._busy[queue.name] -= 1
             self._running.pop(row.id, None)
-            self._wake.set()
+            if self._left_behind:
+                self._wake.set()
 
     async def _record(self, row: OutboxRow, outcome: Outcome) -> None:
         now = utcnow()
         values: dict[str, Any] = {"lease_until": None}
         if outcome.kind == "retry":
+            self._left_behind = True  # claim again when it finishes: a retry may be due at once
             values |= {
                 "attempts": row.attempts + 1,
                 "available_at": now + dt.timedelta(seconds=outcome.countdown),
