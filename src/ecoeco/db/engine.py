@@ -17,7 +17,6 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
-from sqlalchemy.util import await_only
 
 from ecoeco.db.sql import is_sqlite
 
@@ -26,7 +25,6 @@ T = TypeVar("T")
 # the GIL while it searches, but most of a read is Python (ranking, rows): 1, 2 and 4 measured the same
 # on 2 cores, and fewer threads fight less over the GIL.
 SQLITE_READERS = 2
-SQLITE_BUSY_S = 5.0  # how long a write waits for SQLite's write lock before "database is locked"
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: ConnectionPoolEntry) -> None:
@@ -34,7 +32,7 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: ConnectionPoolEntry) -> None:
     cursor = dbapi_conn.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_S * 1000:.0f}")
+    cursor.execute("PRAGMA busy_timeout=5000")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 
@@ -48,55 +46,12 @@ def _begin_before_savepoint(conn: Connection, _name: str | None) -> None:
         conn.exec_driver_sql("BEGIN")
 
 
-_WRITE_VERBS = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER")
-
-
-class _SQLiteWriters:
-    """One SQLite connection writes at a time; the others queue here, on an asyncio lock.
-
-    Left to SQLite, a connection that finds the write lock taken sleeps and retries (after 1, 2, 5, 10,
-    15, 20, 25, 25, … ms) and so gets it long after it was freed. Under a dozen concurrent scans the event
-    loop sat idle while most connections slept: queueing them in Python hands the lock over on release.
-    A connection takes its place at its first write and gives it up when it goes back to the pool (a
-    session does right after its commit or rollback). Past ``busy_timeout`` it writes without its place,
-    as before: SQLite waits, then refuses ("database is locked"), rather than this hanging.
-    """
-
-    HOLDS = "ecoeco_sqlite_writer"
-
-    def __init__(self, wait_s: float) -> None:
-        self.wait_s = wait_s
-        self._lock = asyncio.Lock()
-
-    def before_write(self, conn: Connection, _cursor: Any, sql: str, *_: Any) -> None:
-        if sql.lstrip()[:7].upper().startswith(_WRITE_VERBS) and not conn.info.get(self.HOLDS):
-            # Engine events run in SQLAlchemy's greenlet, inside the caller's coroutine: await_only waits
-            # on the event loop without blocking it.
-            conn.info[self.HOLDS] = await_only(self._take())
-
-    async def _take(self) -> bool:
-        try:
-            async with asyncio.timeout(self.wait_s):
-                await self._lock.acquire()
-        except TimeoutError:
-            return False
-        return True
-
-    def release(self, _dbapi_conn: Any, record: ConnectionPoolEntry, *_: Any) -> None:
-        if record.info.pop(self.HOLDS, False):
-            self._lock.release()
-
-
 def create_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> AsyncEngine:
     if is_sqlite(url):
         # pool_timeout as PostgreSQL's: a request that cannot get a connection soon is answered 503.
-        engine = create_async_engine(url, echo=echo, pool_timeout=5, connect_args={"timeout": SQLITE_BUSY_S})
+        engine = create_async_engine(url, echo=echo, pool_timeout=5, connect_args={"timeout": 5})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "savepoint", _begin_before_savepoint)
-        writers = _SQLiteWriters(SQLITE_BUSY_S)
-        event.listen(engine.sync_engine, "before_cursor_execute", writers.before_write)
-        event.listen(engine.sync_engine, "checkin", writers.release)
-        event.listen(engine.sync_engine, "invalidate", writers.release)  # its transaction is gone too
         return engine
     return create_async_engine(
         url,
