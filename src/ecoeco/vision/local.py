@@ -177,6 +177,9 @@ class _SharedModel:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # No arena: it kept the warm-up's peak for the life of the process (idle RSS 253 -> 241 MB), and
+        # allocating per run measured no slower (predict p50 12-14 ms on 1280-px photos either way).
+        options.enable_cpu_mem_arena = False
         session = ort.InferenceSession(
             efficientnet.build_from_package(), options, providers=["CPUExecutionProvider"]
         )
