@@ -34,7 +34,7 @@ from tests.support.waiting import eventually_sync
 
 RUNS = int(os.environ.get("BENCH_STARTUP_RUNS", "5"))
 POLL_S = 0.005
-IDLE_S = 1.0  # after the warm-up: what the process keeps, not what it is still freeing
+IDLE_S = 1.0  # RSS settles with no event to wait for: read after this, it is what a process keeps
 READY_EVENT = "classifier_ready"
 
 HELLO = """
@@ -182,7 +182,7 @@ def main() -> None:
         hello_s, hello_rss = [], []
         for _ in range(RUNS):
             with started([sys.executable, "-c", HELLO], {}, tmp / "hello.log") as (seconds, pid):
-                time.sleep(IDLE_S)
+                time.sleep(IDLE_S)  # the same settling time as ecoeco's, so the two RSS figures compare
                 hello_s.append(seconds)
                 hello_rss.append(rss_mb(pid)[0])
         cold, warm, rss, anon, ready = [], [], [], [], []

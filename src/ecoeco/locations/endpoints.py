@@ -39,11 +39,8 @@ def _json(model: BaseModel) -> Response:
 
 
 # Decimal numbers as anyone writes them: for these float(), int() and pydantic read the same value.
-_PLAIN = {
-    b"lat": re.compile(rb"-?(?:0|[1-9][0-9]{0,2})(?:\.[0-9]{1,20})?"),
-    b"lon": re.compile(rb"-?(?:0|[1-9][0-9]{0,2})(?:\.[0-9]{1,20})?"),
-    b"limit": re.compile(rb"[1-9][0-9]{0,2}"),
-}
+_DEGREES = re.compile(rb"-?(?:0|[1-9][0-9]{0,2})(?:\.[0-9]{1,20})?")
+_PLAIN = {b"lat": _DEGREES, b"lon": _DEGREES, b"limit": re.compile(rb"[1-9][0-9]{0,2}")}
 
 
 def _plain_query(query_string: bytes) -> service.NearbyParams | None:
